@@ -1,0 +1,610 @@
+//! The forest: fitting, prediction, introspection, transplant, refit and warm start.
+
+use ndarray::{Array2, ArrayView2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::binning::BinEdges;
+use crate::error::{ForestError, Result};
+use crate::params::{ClassWeight, ValidForestParams};
+use crate::tree::{build_tree, TrainData, Tree, TreePath, TreeStats};
+
+/// Rows per prediction block: one block's rows (copied row-major) stay in L1/L2 while every tree is
+/// walked over them, so a tree's upper levels are read once per block, not once per row.
+const PREDICT_BLOCK: usize = 256;
+/// Below this many rows prediction runs on the calling thread: rayon's fork-join costs more than it saves.
+const PARALLEL_MIN_ROWS: usize = 512;
+
+/// A fitted random forest of [`Tree`]s over `n_features` features and `n_classes` classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forest {
+    pub(crate) trees: Vec<Tree>,
+    pub(crate) n_features: usize,
+    pub(crate) n_classes: usize,
+    pub(crate) edges: Option<BinEdges>,
+    pub(crate) class_prior: Vec<f64>,
+}
+
+/// Validated training inputs.
+struct Prepared {
+    y16: Vec<u16>,
+    sample_w: Vec<f64>,
+    base_w: Vec<f64>,
+    n_classes: usize,
+    pool: Vec<u16>,
+    pool_w: Option<Vec<f64>>,
+    mtry: usize,
+}
+
+fn prepare(
+    p: &ValidForestParams,
+    x: ArrayView2<'_, f64>,
+    y: &[u32],
+    w: Option<&[f64]>,
+) -> Result<Prepared> {
+    let n = x.nrows();
+    let n_features = x.ncols();
+    if y.len() != n {
+        return Err(ForestError::LengthMismatch {
+            what: "targets",
+            expected: n,
+            got: y.len(),
+        });
+    }
+    if let Some(w) = w {
+        if w.len() != n {
+            return Err(ForestError::LengthMismatch {
+                what: "sample weights",
+                expected: n,
+                got: w.len(),
+            });
+        }
+        if let Some((row, v)) = w
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+        {
+            return Err(ForestError::InvalidSampleWeight { row, value: *v });
+        }
+    }
+    if n == 0 {
+        return Err(ForestError::EmptyData(
+            "the feature matrix has no rows".into(),
+        ));
+    }
+    if n > u32::MAX as usize {
+        return Err(ForestError::EmptyData(format!(
+            "{n} rows exceed the supported 2^32 - 1"
+        )));
+    }
+    if n_features == 0 {
+        return Err(ForestError::EmptyData(
+            "the feature matrix has no columns".into(),
+        ));
+    }
+    if n_features > (1 << 16) {
+        return Err(ForestError::FeatureMismatch {
+            expected: 1 << 16,
+            got: n_features,
+        });
+    }
+    let max_y = y.iter().copied().max().unwrap_or(0) as usize;
+    let n_classes = match p.n_classes {
+        Some(c) => c,
+        None => (max_y + 1).max(2),
+    };
+    if n_classes > u16::MAX as usize {
+        return Err(ForestError::InvalidParameter {
+            param: "n_classes",
+            message: format!("{n_classes} classes (from max(y) + 1) exceed {}", u16::MAX),
+        });
+    }
+    if let Some((row, cl)) = y
+        .iter()
+        .enumerate()
+        .find(|(_, c)| **c as usize >= n_classes)
+    {
+        return Err(ForestError::ClassOutOfRange {
+            row,
+            class: *cl as u64,
+            n_classes,
+        });
+    }
+    let sample_w: Vec<f64> = match w {
+        Some(w) => w.to_vec(),
+        None => vec![1.0; n],
+    };
+    let mut class_w_sum = vec![0.0; n_classes];
+    for (yi, wi) in y.iter().zip(&sample_w) {
+        class_w_sum[*yi as usize] += wi;
+    }
+    let total: f64 = class_w_sum.iter().sum();
+    if total <= 0.0 {
+        return Err(ForestError::EmptyData("every sample weight is 0".into()));
+    }
+    let cw: Vec<f64> = match &p.class_weight {
+        ClassWeight::None => vec![1.0; n_classes],
+        ClassWeight::Balanced => {
+            let present = class_w_sum.iter().filter(|v| **v > 0.0).count() as f64;
+            class_w_sum
+                .iter()
+                .map(|s| if *s > 0.0 { total / (present * s) } else { 0.0 })
+                .collect()
+        }
+        ClassWeight::Explicit(w) => {
+            if w.len() != n_classes {
+                return Err(ForestError::InvalidParameter {
+                    param: "class_weight",
+                    message: format!(
+                        "{} Explicit weights given but the data has {n_classes} classes",
+                        w.len()
+                    ),
+                });
+            }
+            w.clone()
+        }
+    };
+    let base_w: Vec<f64> = y
+        .iter()
+        .zip(&sample_w)
+        .map(|(yi, wi)| wi * cw[*yi as usize])
+        .collect();
+    if base_w.iter().all(|v| *v <= 0.0) {
+        return Err(ForestError::EmptyData(
+            "every row has weight 0 after class weighting".into(),
+        ));
+    }
+    let (pool, pool_w) = match &p.feature_prior {
+        None => (
+            (0..n_features as u32).map(|f| f as u16).collect::<Vec<_>>(),
+            None,
+        ),
+        Some(prior) => {
+            if prior.len() != n_features {
+                return Err(ForestError::InvalidParameter {
+                    param: "feature_prior",
+                    message: format!(
+                        "{} weights given but the data has {n_features} features",
+                        prior.len()
+                    ),
+                });
+            }
+            let pool: Vec<u16> = (0..n_features)
+                .filter(|f| prior[*f] > 0.0)
+                .map(|f| f as u16)
+                .collect();
+            let pw = pool.iter().map(|f| prior[*f as usize]).collect();
+            (pool, Some(pw))
+        }
+    };
+    let mtry = p.max_features.resolve(pool.len());
+    Ok(Prepared {
+        y16: y.iter().map(|v| *v as u16).collect(),
+        sample_w,
+        base_w,
+        n_classes,
+        pool,
+        pool_w,
+        mtry,
+    })
+}
+
+/// Fits `count` trees with global indices `first..first + count` (the index seeds the tree).
+fn fit_trees(
+    p: &ValidForestParams,
+    x: ArrayView2<'_, f64>,
+    y: &[u32],
+    w: Option<&[f64]>,
+    first: usize,
+    count: usize,
+) -> Result<(Vec<Tree>, BinEdges, Vec<f64>, usize)> {
+    let prep = prepare(p, x, y, w)?;
+    let edges = BinEdges::learn(x, p.n_bins);
+    let binned = edges.bin_matrix(x);
+    let data = TrainData {
+        binned: &binned,
+        edges: &edges,
+        y: &prep.y16,
+        base_w: &prep.base_w,
+        sample_w: &prep.sample_w,
+        n_classes: prep.n_classes,
+        pool: &prep.pool,
+        pool_weights: prep.pool_w.as_deref(),
+        mtry: prep.mtry,
+    };
+    // Each tree depends only on (seed, index): collect keeps index order whatever the thread count.
+    let trees: Vec<Tree> = (first..first + count)
+        .into_par_iter()
+        .map(|i| build_tree(&data, p, i as u64))
+        .collect();
+    let mut prior = vec![0.0; prep.n_classes];
+    for (yi, wi) in prep.y16.iter().zip(&prep.sample_w) {
+        prior[*yi as usize] += wi;
+    }
+    let s: f64 = prior.iter().sum();
+    prior.iter_mut().for_each(|v| *v /= s);
+    Ok((trees, edges, prior, prep.n_classes))
+}
+
+impl ValidForestParams {
+    /// Fits a forest on `x` (rows × features, any memory layout; NaN = missing) and class indices `y`.
+    pub fn fit(&self, x: ArrayView2<'_, f64>, y: &[u32]) -> Result<Forest> {
+        self.fit_weighted_opt(x, y, None)
+    }
+
+    /// Like [`fit`](Self::fit) with one non-negative weight per row.
+    pub fn fit_weighted(
+        &self,
+        x: ArrayView2<'_, f64>,
+        y: &[u32],
+        sample_weight: &[f64],
+    ) -> Result<Forest> {
+        self.fit_weighted_opt(x, y, Some(sample_weight))
+    }
+
+    fn fit_weighted_opt(
+        &self,
+        x: ArrayView2<'_, f64>,
+        y: &[u32],
+        w: Option<&[f64]>,
+    ) -> Result<Forest> {
+        let (trees, edges, class_prior, n_classes) = fit_trees(self, x, y, w, 0, self.n_trees)?;
+        Ok(Forest {
+            trees,
+            n_features: x.ncols(),
+            n_classes,
+            edges: Some(edges),
+            class_prior,
+        })
+    }
+}
+
+impl Forest {
+    /// Number of features.
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// The trees.
+    pub fn trees(&self) -> &[Tree] {
+        &self.trees
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Bin edges learned on the training data (`None` for a forest assembled with [`from_trees`](Self::from_trees)
+    /// that has not been grown since).
+    pub fn bin_edges(&self) -> Option<&BinEdges> {
+        self.edges.as_ref()
+    }
+
+    /// Class distribution of the training targets (sample-weighted, before class weights). For a
+    /// transplanted forest, the mean of its trees' priors; after [`refit_leaves`](Self::refit_leaves), the refit data's.
+    pub fn train_class_prior(&self) -> &[f64] {
+        &self.class_prior
+    }
+
+    fn check_features(&self, got: usize) -> Result<()> {
+        if got != self.n_features {
+            return Err(ForestError::FeatureMismatch {
+                expected: self.n_features,
+                got,
+            });
+        }
+        Ok(())
+    }
+
+    /// Class probabilities of one row, written into `out` (length `n_classes`); no allocation.
+    pub fn predict_proba_row_into(&self, row: &[f64], out: &mut [f64]) -> Result<()> {
+        self.check_features(row.len())?;
+        if out.len() != self.n_classes {
+            return Err(ForestError::ClassMismatch {
+                expected: self.n_classes,
+                got: out.len(),
+            });
+        }
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for t in &self.trees {
+            t.accumulate(row, out);
+        }
+        let inv = 1.0 / self.trees.len() as f64;
+        out.iter_mut().for_each(|v| *v *= inv);
+        Ok(())
+    }
+
+    /// Class probabilities of one row (sequential: meant for one flow at a time).
+    pub fn predict_proba_row(&self, row: &[f64]) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; self.n_classes];
+        self.predict_proba_row_into(row, &mut out)?;
+        Ok(out)
+    }
+
+    /// Predicts a block of rows into `out` (`rows × n_classes`, row-major).
+    fn predict_block(
+        &self,
+        x: ArrayView2<'_, f64>,
+        start: usize,
+        out: &mut [f64],
+        buf: &mut Vec<f64>,
+    ) {
+        let c = self.n_classes;
+        let nf = self.n_features;
+        let rows = out.len() / c;
+        buf.clear();
+        for r in start..start + rows {
+            buf.extend(x.row(r).iter());
+        }
+        out.iter_mut().for_each(|v| *v = 0.0);
+        for t in &self.trees {
+            for (row, acc) in buf.chunks_exact(nf).zip(out.chunks_exact_mut(c)) {
+                t.accumulate(row, acc);
+            }
+        }
+        let inv = 1.0 / self.trees.len() as f64;
+        out.iter_mut().for_each(|v| *v *= inv);
+    }
+
+    /// Class probabilities, `rows × n_classes` (each row sums to 1). Parallel over blocks of rows for
+    /// large inputs, sequential for small ones; identical numbers either way.
+    pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        self.check_features(x.ncols())?;
+        let c = self.n_classes;
+        let n = x.nrows();
+        let mut out = vec![0.0; n * c];
+        if n < PARALLEL_MIN_ROWS {
+            let mut buf = Vec::new();
+            for (b, chunk) in out.chunks_mut(PREDICT_BLOCK * c).enumerate() {
+                self.predict_block(x, b * PREDICT_BLOCK, chunk, &mut buf);
+            }
+        } else {
+            out.par_chunks_mut(PREDICT_BLOCK * c)
+                .enumerate()
+                .for_each_init(Vec::new, |buf, (b, chunk)| {
+                    self.predict_block(x, b * PREDICT_BLOCK, chunk, buf)
+                });
+        }
+        Ok(Array2::from_shape_vec((n, c), out).expect("n * c values"))
+    }
+
+    /// Most probable class per row (lowest class index on ties).
+    pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<u32>> {
+        let p = self.predict_proba(x)?;
+        Ok(p.rows()
+            .into_iter()
+            .map(|r| argmax(r.as_slice().expect("standard layout")))
+            .collect())
+    }
+
+    /// Impurity-based feature importances (mean decrease in impurity): per tree normalised to sum 1,
+    /// averaged over trees, normalised again. All zeros if no tree has a split.
+    pub fn feature_importances(&self) -> Vec<f64> {
+        let mut imp = vec![0.0; self.n_features];
+        for t in &self.trees {
+            let mut ti = vec![0.0; self.n_features];
+            for (n, gain) in t.nodes.iter().zip(&t.improvement) {
+                if !n.is_leaf() {
+                    ti[n.feature()] += gain;
+                }
+            }
+            let s: f64 = ti.iter().sum();
+            if s > 0.0 {
+                imp.iter_mut().zip(&ti).for_each(|(a, b)| *a += b / s);
+            }
+        }
+        let s: f64 = imp.iter().sum();
+        if s > 0.0 {
+            imp.iter_mut().for_each(|v| *v /= s);
+        }
+        imp
+    }
+
+    /// Depth, leaf and node counts of every tree.
+    pub fn tree_stats(&self) -> Vec<TreeStats> {
+        self.trees.iter().map(Tree::stats).collect()
+    }
+
+    /// The leaf index each row lands in, per tree: `rows × n_trees`.
+    pub fn apply(&self, x: ArrayView2<'_, f64>) -> Result<Array2<u32>> {
+        self.check_features(x.ncols())?;
+        let n = x.nrows();
+        let t = self.trees.len();
+        let mut out = vec![0u32; n * t];
+        let work = |(r, o): (usize, &mut [u32])| {
+            let row: Vec<f64> = x.row(r).to_vec();
+            for (slot, tree) in o.iter_mut().zip(&self.trees) {
+                *slot = tree.leaf_index(&row) as u32;
+            }
+        };
+        if n < PARALLEL_MIN_ROWS {
+            out.chunks_mut(t).enumerate().for_each(work);
+        } else {
+            out.par_chunks_mut(t).enumerate().for_each(work);
+        }
+        Ok(Array2::from_shape_vec((n, t), out).expect("n * t values"))
+    }
+
+    /// The decision path of one row through every tree.
+    pub fn decision_path(&self, row: &[f64]) -> Result<Vec<TreePath>> {
+        self.check_features(row.len())?;
+        Ok(self.trees.iter().map(|t| t.decision_path(row)).collect())
+    }
+
+    /// Assembles a forest from trees (typically chosen from other forests). All trees must share the
+    /// feature count and class count. The result has no bin edges until grown.
+    pub fn from_trees(trees: Vec<Tree>) -> Result<Forest> {
+        let first = trees.first().ok_or(ForestError::NoTrees)?;
+        let (nf, nc) = (first.n_features, first.n_classes);
+        for (i, t) in trees.iter().enumerate() {
+            if t.n_features != nf {
+                return Err(ForestError::FeatureMismatch {
+                    expected: nf,
+                    got: t.n_features,
+                });
+            }
+            if t.n_classes != nc {
+                return Err(ForestError::ClassMismatch {
+                    expected: nc,
+                    got: t.n_classes,
+                });
+            }
+            t.validate()
+                .map_err(|m| ForestError::Inconsistent(format!("tree {i}: {m}")))?;
+        }
+        let mut prior = vec![0.0; nc];
+        for t in &trees {
+            prior
+                .iter_mut()
+                .zip(&t.class_prior)
+                .for_each(|(a, b)| *a += b);
+        }
+        let k = trees.len() as f64;
+        prior.iter_mut().for_each(|v| *v /= k);
+        Ok(Forest {
+            trees,
+            n_features: nf,
+            n_classes: nc,
+            edges: None,
+            class_prior: prior,
+        })
+    }
+
+    /// Recomputes every leaf's class distribution from new data `(x, y)`, smoothed toward the leaf's
+    /// current distribution: `(counts + smoothing * old) / (n + smoothing)`, where `counts` are the new
+    /// rows' classes landing in the leaf and `smoothing` is the prior strength in pseudo-rows. Leaves
+    /// no new row reaches keep their distribution. The tree structure is unchanged.
+    pub fn refit_leaves(
+        &mut self,
+        x: ArrayView2<'_, f64>,
+        y: &[u32],
+        smoothing: f64,
+    ) -> Result<()> {
+        self.check_features(x.ncols())?;
+        if y.len() != x.nrows() {
+            return Err(ForestError::LengthMismatch {
+                what: "targets",
+                expected: x.nrows(),
+                got: y.len(),
+            });
+        }
+        if !(smoothing.is_finite() && smoothing >= 0.0) {
+            return Err(ForestError::InvalidParameter {
+                param: "smoothing",
+                message: format!("must be finite and >= 0, got {smoothing}"),
+            });
+        }
+        if x.nrows() == 0 {
+            return Err(ForestError::EmptyData(
+                "refit needs at least one row".into(),
+            ));
+        }
+        let c = self.n_classes;
+        if let Some((row, cl)) = y.iter().enumerate().find(|(_, v)| **v as usize >= c) {
+            return Err(ForestError::ClassOutOfRange {
+                row,
+                class: *cl as u64,
+                n_classes: c,
+            });
+        }
+        let rows: Vec<Vec<f64>> = x.rows().into_iter().map(|r| r.to_vec()).collect();
+        self.trees.par_iter_mut().for_each(|t| {
+            let mut counts = vec![0.0; t.values.len()];
+            let mut n_in = vec![0.0; t.n_leaves()];
+            for (row, yi) in rows.iter().zip(y) {
+                let leaf = t.leaf_index(row);
+                counts[leaf * c + *yi as usize] += 1.0;
+                n_in[leaf] += 1.0;
+            }
+            for (leaf, n) in n_in.iter().enumerate() {
+                if *n > 0.0 {
+                    let denom = n + smoothing;
+                    for k in 0..c {
+                        let v = &mut t.values[leaf * c + k];
+                        *v = (counts[leaf * c + k] + smoothing * *v) / denom;
+                    }
+                }
+            }
+        });
+        let mut prior = vec![0.0; c];
+        for yi in y {
+            prior[*yi as usize] += 1.0;
+        }
+        let s = y.len() as f64;
+        prior.iter_mut().for_each(|v| *v /= s);
+        self.class_prior = prior;
+        Ok(())
+    }
+
+    /// Warm start: fits `extra_trees` more trees on `(x, y)` with `params` and appends them. New tree
+    /// `i` is seeded from `(params.seed, n_trees_before + i)`, so growing a forest fitted with the same
+    /// seed on the same data gives the same trees as fitting the larger forest at once. The forest keeps
+    /// its bin edges if it has them, else takes those learned on `x`.
+    pub fn grow(
+        &mut self,
+        params: &ValidForestParams,
+        x: ArrayView2<'_, f64>,
+        y: &[u32],
+        extra_trees: usize,
+    ) -> Result<()> {
+        self.check_features(x.ncols())?;
+        let mut p = params.clone();
+        p.n_classes = Some(self.n_classes);
+        if let Some(nc) = params.n_classes {
+            if nc != self.n_classes {
+                return Err(ForestError::ClassMismatch {
+                    expected: self.n_classes,
+                    got: nc,
+                });
+            }
+        }
+        if extra_trees == 0 {
+            return Ok(());
+        }
+        let first = self.trees.len();
+        let (trees, edges, _prior, _) = fit_trees(&p, x, y, None, first, extra_trees)?;
+        self.trees.extend(trees);
+        if self.edges.is_none() {
+            self.edges = Some(edges);
+        }
+        Ok(())
+    }
+
+    /// Checks internal consistency (after deserialisation).
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+        if self.trees.is_empty() {
+            return Err("forest has no trees".into());
+        }
+        if self.class_prior.len() != self.n_classes {
+            return Err("class prior length differs from the class count".into());
+        }
+        if let Some(e) = &self.edges {
+            if e.n_features() != self.n_features {
+                return Err("bin edges cover a different feature count".into());
+            }
+        }
+        for (i, t) in self.trees.iter().enumerate() {
+            if t.n_features != self.n_features || t.n_classes != self.n_classes {
+                return Err(format!("tree {i} has a different feature or class count"));
+            }
+            t.validate().map_err(|m| format!("tree {i}: {m}"))?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn argmax(p: &[f64]) -> u32 {
+    let mut best = 0;
+    for (i, v) in p.iter().enumerate() {
+        if *v > p[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
