@@ -1,1 +1,61 @@
-//! metaforest-flows
+//! metaforest-flows: the flow data layer of metaforest.
+//!
+//! - [`FlowTable`]: a columnar table of flows (features `f64`, column-major; categorical columns as
+//!   dictionary codes; binary label; attack class; domain).
+//! - [`read_csv`] + [`Schema`]: one streaming, schema-driven CSV reader (gzip detected by magic bytes);
+//!   built-in schemas live in `data/schemas/` and are embedded.
+//! - [`datasets`]: loaders for the public data sets in `../shared/data` (NF-v2, NSL-KDD, UNSW-NB15).
+//! - [`domains`]: domains (named row subsets) and tasks; [`episode`]: seeded stratified K-shot episodes
+//!   and splits; [`synthetic`]: a synthetic multi-network generator in the NF-v2 feature space.
+
+pub mod datasets;
+pub mod domains;
+pub mod episode;
+mod error;
+mod reader;
+pub mod rng;
+mod schema;
+pub mod synthetic;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+pub use domains::Domain;
+pub use episode::{Episode, EpisodeSampler, QuerySize, Split, Stratify};
+pub use error::{FlowsError, Result};
+pub use reader::{read_csv, read_csv_from, NonFinitePolicy, ReadOptions, UNLABELLED_CLASS};
+pub use schema::{ColumnRole, DefaultKind, Encoders, Schema, BUILTIN_SCHEMAS};
+pub use synthetic::SyntheticConfig;
+pub use table::{
+    ColumnKind, ColumnSpec, Dictionary, DuplicateReport, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE,
+};
+
+/// Environment variable naming the data folder.
+pub const DATA_ENV: &str = "METAFOREST_DATA";
+/// Environment variable that turns "skipped: no data" into a failure in tests.
+pub const REQUIRE_DATA_ENV: &str = "METAFOREST_REQUIRE_DATA";
+/// Default data folder, relative to the working directory (the workspace root in development).
+pub const DEFAULT_DATA_DIR: &str = "../shared/data";
+
+/// The data folder: `METAFOREST_DATA` if set and non-empty, else `../shared/data` (relative to the
+/// current directory). A `--data DIR` flag, where a program has one, takes precedence over both.
+pub fn data_dir() -> PathBuf {
+    match std::env::var_os(DATA_ENV) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => PathBuf::from(DEFAULT_DATA_DIR),
+    }
+}
+
+/// Like [`data_dir`], but the default is resolved against `base` (tests pass the workspace root,
+/// found from `env!("CARGO_MANIFEST_DIR")`, so they work from any current directory).
+pub fn data_dir_relative_to(base: &Path) -> PathBuf {
+    match std::env::var_os(DATA_ENV) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => base.join(DEFAULT_DATA_DIR),
+    }
+}
+
+/// Whether `METAFOREST_REQUIRE_DATA=1` (missing real data must fail instead of skipping).
+pub fn require_data() -> bool {
+    std::env::var(REQUIRE_DATA_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}

@@ -1,0 +1,133 @@
+//! The one error type of the crate. Every variant about input names the file, and the line and column
+//! where they apply (lines are 1-based and count the header as line 1; columns are 1-based).
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = FlowsError> = std::result::Result<T, E>;
+
+/// Errors of the flow data layer.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowsError {
+    /// The file could not be opened or read (not a decoding problem).
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The gzip stream is corrupt or truncated; `line` is the first line that could not be read.
+    #[error("{}: line {line}: gzip stream is corrupt or truncated: {source}", path.display())]
+    Gzip {
+        path: PathBuf,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Any other CSV-level problem (e.g. invalid quoting).
+    #[error("{}: line {line}: {message}", path.display())]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+
+    /// The file holds no header row at all.
+    #[error("{}: line 1: empty file (no header row)", path.display())]
+    EmptyFile { path: PathBuf },
+
+    /// A record has more or fewer fields than the header.
+    #[error("{}: line {line}, column {column}: expected {expected} fields as in the header, found {found}", path.display())]
+    FieldCount {
+        path: PathBuf,
+        line: u64,
+        /// First column that is missing (or the first extra one).
+        column: usize,
+        expected: usize,
+        found: usize,
+    },
+
+    /// A value in a numeric column is not a number.
+    #[error("{}: line {line}, column {column} (`{column_name}`): `{value}` is not a number", path.display())]
+    NotANumber {
+        path: PathBuf,
+        line: u64,
+        column: usize,
+        column_name: String,
+        value: String,
+    },
+
+    /// A NaN or infinite value met while the policy is [`crate::NonFinitePolicy::Error`].
+    #[error("{}: line {line}, column {column} (`{column_name}`): non-finite value `{value}`", path.display())]
+    NonFinite {
+        path: PathBuf,
+        line: u64,
+        column: usize,
+        column_name: String,
+        value: String,
+    },
+
+    /// A field that is not valid UTF-8 where text is needed (categorical, label, class).
+    #[error("{}: line {line}, column {column} (`{column_name}`): value is not valid UTF-8", path.display())]
+    InvalidUtf8 {
+        path: PathBuf,
+        line: u64,
+        column: usize,
+        column_name: String,
+    },
+
+    /// A column the schema requires is not in the header (line 1).
+    #[error("{}: line 1: required {role} column `{column}` not found in the header", path.display())]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        role: &'static str,
+    },
+
+    /// A header column the schema does not know, when the schema's default kind is `error`.
+    #[error("{}: line 1, column {column}: column `{name}` is not described by schema `{schema}`", path.display())]
+    UnknownHeaderColumn {
+        path: PathBuf,
+        column: usize,
+        name: String,
+        schema: String,
+    },
+
+    /// The same canonical column appears twice in a header.
+    #[error("{}: line 1, column {column}: duplicate column `{name}`", path.display())]
+    DuplicateColumn {
+        path: PathBuf,
+        column: usize,
+        name: String,
+    },
+
+    /// A schema file is not valid TOML or violates a rule.
+    #[error("schema {origin}: {message}")]
+    Schema { origin: String, message: String },
+
+    /// A data file the loader expects was not found.
+    #[error("data file not found: {}", path.display())]
+    FileNotFound { path: PathBuf },
+
+    /// A column name passed to a table operation does not exist.
+    #[error("no column named `{0}`")]
+    UnknownColumn(String),
+
+    /// Tables that should share one layout do not.
+    #[error("incompatible tables: {0}")]
+    Incompatible(String),
+
+    /// A class (or label) has fewer rows than an episode or split asks for.
+    #[error("class `{class}` has {available} rows, {wanted} wanted")]
+    NotEnoughRows {
+        class: String,
+        wanted: usize,
+        available: usize,
+    },
+
+    /// An argument is out of range (row index, fraction, shape…).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}

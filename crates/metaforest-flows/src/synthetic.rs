@@ -1,0 +1,2 @@
+pub fn generate(_c: &SyntheticConfig) {}
+pub struct SyntheticConfig;
