@@ -42,7 +42,12 @@ pub enum EvalError {
     /// Drawing an SVG plot failed.
     #[error("plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
-    // FLOWS_FOREST_VARIANTS
+    /// The flows crate failed (loading, splitting, sampling).
+    #[error(transparent)]
+    Flows(#[from] metaforest_flows::FlowsError),
+    /// The forest crate failed (fitting, predicting).
+    #[error(transparent)]
+    Forest(#[from] metaforest_forest::ForestError),
 }
 
 /// Result alias for this crate.
