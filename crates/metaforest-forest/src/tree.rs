@@ -327,6 +327,8 @@ struct Builder<'a, 'd> {
     sort_buf: Vec<u64>,
     free_hists: Vec<Vec<f64>>,
     cur_left: Vec<f64>,
+    scratch_l: Vec<f64>,
+    scratch_m: Vec<f64>,
     tree: Tree,
 }
 
@@ -376,6 +378,8 @@ pub(crate) fn build_tree(d: &TrainData<'_>, p: &ValidForestParams, tree_index: u
         sort_buf: Vec::new(),
         free_hists: Vec::new(),
         cur_left: vec![0.0; c + 1],
+        scratch_l: vec![0.0; c + 1],
+        scratch_m: vec![0.0; c + 1],
         tree: Tree {
             nodes: Vec::new(),
             values: Vec::new(),
@@ -578,6 +582,7 @@ impl Builder<'_, '_> {
 
         let use_hist = n >= SORT_PATH_ROWS;
         let mut best: Option<Best> = None;
+        let mut best_score = f64::NEG_INFINITY;
         let mut evaluated = 0usize;
         let mut constant: Vec<u16> = Vec::new();
         let mut k = 0usize;
@@ -595,11 +600,11 @@ impl Builder<'_, '_> {
                 } else {
                     self.build_hist(f, p.start, p.end)
                 };
-                let nc = self.scan_dense(f, &h.data, &p.totals, &mut best);
+                let nc = self.scan_dense(f, &h.data, &p.totals, &mut best, &mut best_score);
                 mine.push(h);
                 nc
             } else {
-                self.scan_sorted(f, p.start, p.end, &p.totals, &mut best)
+                self.scan_sorted(f, p.start, p.end, &p.totals, &mut best, &mut best_score)
             };
             if nonconstant {
                 evaluated += 1;
@@ -740,39 +745,65 @@ impl Builder<'_, '_> {
         }
     }
 
-    /// Split score to maximise (equals −(children's weighted impurity) up to a per-node constant).
-    #[inline]
-    fn score(&self, l: &[f64], r: &[f64], wl: f64, wr: f64) -> f64 {
+    /// Split score to maximise (equals −(children's weighted impurity) up to a per-node constant)
+    /// if it beats `best`, else `None` (also when a child would be empty or too small). `l` holds the
+    /// left child's class weights then its row count, `t` the node's.
+    #[inline(always)]
+    fn better_score(&self, l: &[f64], t: &[f64], best: f64) -> Option<f64> {
         let c = self.d.n_classes;
+        let min_leaf = self.p.min_samples_leaf as f64;
+        if l[c] < min_leaf || t[c] - l[c] < min_leaf {
+            return None;
+        }
         match self.p.criterion {
             SplitCriterion::Gini => {
-                let mut sl = 0.0;
-                let mut sr = 0.0;
+                let (mut sl, mut sr, mut wl, mut wt) = (0.0, 0.0, 0.0, 0.0);
                 for k in 0..c {
-                    sl += l[k] * l[k];
-                    sr += r[k] * r[k];
+                    let a = l[k];
+                    let b = t[k] - a;
+                    sl += a * a;
+                    sr += b * b;
+                    wl += a;
+                    wt += t[k];
                 }
-                sl / wl + sr / wr
+                let wr = wt - wl;
+                if !(wl > 0.0 && wr > 0.0) {
+                    return None;
+                }
+                // sl/wl + sr/wr > best, without dividing on the hot path (wl * wr > 0).
+                let num = sl * wr + sr * wl;
+                let den = wl * wr;
+                (num > best * den).then(|| num / den).filter(|s| *s > best)
             }
             SplitCriterion::Entropy => {
-                let mut s = -(wl * wl.ln()) - wr * wr.ln();
+                let (mut s, mut wl, mut wt) = (0.0, 0.0, 0.0);
                 for k in 0..c {
-                    if l[k] > 0.0 {
-                        s += l[k] * l[k].ln();
+                    let a = l[k];
+                    let b = t[k] - a;
+                    if a > 0.0 {
+                        s += a * a.ln();
                     }
-                    if r[k] > 0.0 {
-                        s += r[k] * r[k].ln();
+                    if b > 0.0 {
+                        s += b * b.ln();
                     }
+                    wl += a;
+                    wt += t[k];
                 }
-                s
+                let wr = wt - wl;
+                if !(wl > 0.0 && wr > 0.0) {
+                    return None;
+                }
+                let s = s - wl * wl.ln() - wr * wr.ln();
+                (s > best).then_some(s)
             }
         }
     }
 
     /// Scores the candidate "bins <= lo go left" of feature `f`, where `hi` is the next non-empty
     /// value bin (`n_value_bins` if none: all values left, missing right). `lft` holds the left
-    /// stats without missing rows, `miss` the missing bin's.
+    /// stats without missing rows, `miss` the missing bin's (all zero when the node has none).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn consider(
         &mut self,
         f: usize,
@@ -782,71 +813,91 @@ impl Builder<'_, '_> {
         miss: &[f64],
         totals: &[f64],
         best: &mut Option<Best>,
+        best_score: &mut f64,
     ) {
         let c = self.d.n_classes;
-        let min_leaf = self.p.min_samples_leaf as f64;
         let has_missing = miss[c] > 0.0;
         let n_value_bins = self.d.binned.n_value_bins[f];
-        let mut right = [0.0f64; 8];
-        let mut right_vec;
-        let r: &mut [f64] = if c < 8 {
-            &mut right[..c + 1]
-        } else {
-            right_vec = vec![0.0; c + 1];
-            &mut right_vec[..]
-        };
-        for variant in 0..(1 + usize::from(has_missing && hi < n_value_bins)) {
-            // variant 0: missing rows go right; variant 1: they go left.
-            let l = &mut self.cur_left;
-            for k in 0..=c {
-                l[k] = lft[k] + if variant == 1 { miss[k] } else { 0.0 };
-                r[k] = totals[k] - l[k];
-            }
-            if l[c] < min_leaf || r[c] < min_leaf {
-                continue;
-            }
-            let wl: f64 = l[..c].iter().sum();
-            let wr: f64 = r[..c].iter().sum();
-            if wl <= 0.0 || wr <= 0.0 {
-                continue;
-            }
-            let s = self.score(&self.cur_left, r, wl, wr);
-            if best.as_ref().is_none_or(|b| s > b.score) {
-                let nan_left = if has_missing { variant == 1 } else { wl >= wr };
-                // Any edge between the two occupied bins splits the training rows the same way; take the
-                // middle one (in quantile space) for margin on unseen data, like a midpoint threshold.
-                let (bin, threshold) = if hi >= n_value_bins {
-                    (n_value_bins - 1, f64::INFINITY)
+        // Missing rows go right (and, for a node without missing rows, this is the only variant).
+        if let Some(s) = self.better_score(lft, totals, *best_score) {
+            {
+                let nan_left = if has_missing {
+                    false
                 } else {
-                    let t = (lo + hi - 1) / 2;
-                    (t, self.d.edges.edges(f)[t])
+                    let wl: f64 = lft[..c].iter().sum();
+                    let wt: f64 = totals[..c].iter().sum();
+                    wl >= wt - wl
                 };
-                let b = best.get_or_insert_with(|| Best {
-                    score: 0.0,
-                    feature: 0,
-                    bin: 0,
-                    threshold: 0.0,
-                    nan_left: false,
-                    left: vec![0.0; c + 1],
-                });
-                b.score = s;
-                b.feature = f;
-                b.bin = bin;
-                b.threshold = threshold;
-                b.nan_left = nan_left;
-                b.left.copy_from_slice(&self.cur_left);
+                self.record(f, lo, hi, n_value_bins, lft, None, nan_left, s, best, best_score);
             }
+        }
+        if has_missing && hi < n_value_bins {
+            // Missing rows go left.
+            let mut l = std::mem::take(&mut self.cur_left);
+            for k in 0..=c {
+                l[k] = lft[k] + miss[k];
+            }
+            if let Some(s) = self.better_score(&l, totals, *best_score) {
+                {
+                    self.record(f, lo, hi, n_value_bins, lft, Some(miss), true, s, best, best_score);
+                }
+            }
+            self.cur_left = l;
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    fn record(
+        &mut self,
+        f: usize,
+        lo: usize,
+        hi: usize,
+        n_value_bins: usize,
+        lft: &[f64],
+        miss: Option<&[f64]>,
+        nan_left: bool,
+        s: f64,
+        best: &mut Option<Best>,
+        best_score: &mut f64,
+    ) {
+        let c = self.d.n_classes;
+        // Any edge between the two occupied bins splits the training rows the same way; take the
+        // middle one (in quantile space) for margin on unseen data, like a midpoint threshold.
+        let (bin, threshold) = if hi >= n_value_bins {
+            (n_value_bins - 1, f64::INFINITY)
+        } else {
+            let t = (lo + hi - 1) / 2;
+            (t, self.d.edges.edges(f)[t])
+        };
+        let b = best.get_or_insert_with(|| Best {
+            score: 0.0,
+            feature: 0,
+            bin: 0,
+            threshold: 0.0,
+            nan_left: false,
+            left: vec![0.0; c + 1],
+        });
+        b.score = s;
+        b.feature = f;
+        b.bin = bin;
+        b.threshold = threshold;
+        b.nan_left = nan_left;
+        for k in 0..=c {
+            b.left[k] = lft[k] + miss.map_or(0.0, |m| m[k]);
+        }
+        *best_score = s;
+    }
+
     /// Scans a dense histogram; returns whether the feature is non-constant in the node.
-    fn scan_dense(&mut self, f: usize, h: &[f64], totals: &[f64], best: &mut Option<Best>) -> bool {
+    fn scan_dense(&mut self, f: usize, h: &[f64], totals: &[f64], best: &mut Option<Best>, best_score: &mut f64) -> bool {
         let c = self.d.n_classes;
         let s = self.stride;
         let nb = self.d.binned.n_value_bins[f];
         let miss = &h[nb * s..(nb + 1) * s];
         let mut occupied = usize::from(miss[c] > 0.0);
-        let mut lft = vec![0.0; c + 1];
+        let mut lft = std::mem::take(&mut self.scratch_l);
+        lft.iter_mut().for_each(|v| *v = 0.0);
         let mut prev: Option<usize> = None;
         for b in 0..nb {
             let cell = &h[b * s..(b + 1) * s];
@@ -855,7 +906,7 @@ impl Builder<'_, '_> {
             }
             occupied += 1;
             if let Some(lo) = prev {
-                self.consider(f, lo, b, &lft, miss, totals, best);
+                self.consider(f, lo, b, &lft, miss, totals, best, best_score);
             }
             for k in 0..=c {
                 lft[k] += cell[k];
@@ -864,9 +915,10 @@ impl Builder<'_, '_> {
         }
         if let Some(lo) = prev {
             if miss[c] > 0.0 {
-                self.consider(f, lo, nb, &lft, miss, totals, best);
+                self.consider(f, lo, nb, &lft, miss, totals, best, best_score);
             }
         }
+        self.scratch_l = lft;
         occupied > 1
     }
 
@@ -879,6 +931,7 @@ impl Builder<'_, '_> {
         end: usize,
         totals: &[f64],
         best: &mut Option<Best>,
+        best_score: &mut f64,
     ) -> bool {
         let c = self.d.n_classes;
         let col = self.d.binned.column(f);
@@ -889,41 +942,40 @@ impl Builder<'_, '_> {
         buf.extend((start..end).map(|i| ((col[self.idx[i] as usize] as u64) << 32) | i as u64));
         buf.sort_unstable();
         let values_end = buf.partition_point(|k| (k >> 32) < nb);
-        let mut miss = vec![0.0; c + 1];
+        let mut miss = std::mem::take(&mut self.scratch_m);
+        let mut lft = std::mem::take(&mut self.scratch_l);
+        miss.iter_mut().for_each(|v| *v = 0.0);
+        lft.iter_mut().for_each(|v| *v = 0.0);
         for k in &buf[values_end..] {
             let i = (k & 0xFFFF_FFFF) as usize;
             miss[self.y[i] as usize] += self.w[i];
             miss[c] += 1.0;
         }
         let mut occupied = usize::from(values_end < buf.len());
-        let mut lft = vec![0.0; c + 1];
-        let mut cell = vec![0.0; c + 1];
         let mut prev: Option<usize> = None;
         let mut j = 0usize;
         while j < values_end {
             let bin = (buf[j] >> 32) as usize;
-            cell.iter_mut().for_each(|v| *v = 0.0);
+            if let Some(lo) = prev {
+                self.consider(f, lo, bin, &lft, &miss, totals, best, best_score);
+            }
             while j < values_end && (buf[j] >> 32) as usize == bin {
                 let i = (buf[j] & 0xFFFF_FFFF) as usize;
-                cell[self.y[i] as usize] += self.w[i];
-                cell[c] += 1.0;
+                lft[self.y[i] as usize] += self.w[i];
+                lft[c] += 1.0;
                 j += 1;
             }
             occupied += 1;
-            if let Some(lo) = prev {
-                self.consider(f, lo, bin, &lft, &miss, totals, best);
-            }
-            for k in 0..=c {
-                lft[k] += cell[k];
-            }
             prev = Some(bin);
         }
         if let Some(lo) = prev {
             if miss[c] > 0.0 {
-                self.consider(f, lo, nb as usize, &lft, &miss, totals, best);
+                self.consider(f, lo, nb as usize, &lft, &miss, totals, best, best_score);
             }
         }
         self.sort_buf = buf;
+        self.scratch_l = lft;
+        self.scratch_m = miss;
         occupied > 1
     }
 }

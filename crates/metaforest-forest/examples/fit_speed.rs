@@ -1,0 +1,76 @@
+//! Quick timing of fit / predict on synthetic data: `cargo run --release --example fit_speed -- ROWS TREES`.
+//! (The full comparison against other libraries is `metaforest bench forest`.)
+
+use linfa::ParamGuard;
+use metaforest_forest::ForestParams;
+use ndarray::Array2;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// Learnable but noisy binary target over 40 features: thresholds, an interaction, a ratio, 10 % label noise.
+fn synth(n: usize, seed: u64) -> (Array2<f64>, Vec<u32>) {
+    let f = 40;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Array2::<f64>::zeros((n, f));
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        for j in 0..f {
+            x[[i, j]] = match j % 4 {
+                0 => rng.gen::<f64>() * 10.0,
+                1 => (rng.gen::<f64>() * 8.0).floor(),
+                2 => (-rng.gen::<f64>().ln()) * 1000.0,
+                _ => rng.gen::<f64>() * 2.0 - 1.0,
+            };
+        }
+        let s = (x[[i, 0]] - 5.0) * 0.6 + if x[[i, 1]] >= 4.0 { 1.5 } else { -1.0 } + (x[[i, 2]] / 1000.0).ln() * 0.5
+            + x[[i, 3]] * x[[i, 7]] * 3.0
+            + if x[[i, 4]] > 7.0 && x[[i, 5]] < 2.0 { 2.0 } else { 0.0 }
+            + (x[[i, 8]] - 5.0).abs() * 0.4
+            - 1.0;
+        let p = 1.0 / (1.0 + (-s).exp());
+        let mut label = u32::from(rng.gen::<f64>() < p);
+        if rng.gen::<f64>() < 0.05 {
+            label = 1 - label;
+        }
+        y.push(label);
+    }
+    (x, y)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let trees: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
+    let (x, y) = synth(n + 20_000, 42);
+    let xtr = x.slice(ndarray::s![..n, ..]);
+    let xte = x.slice(ndarray::s![n.., ..]);
+    if let Ok(dir) = std::env::var("MF_DUMP_CSV") {
+        use std::io::Write;
+        for (name, lo, hi) in [("train.csv", 0, n), ("test.csv", n, n + 20_000)] {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(format!("{dir}/{name}")).unwrap());
+            let head: Vec<String> = (0..x.ncols()).map(|j| format!("f{j}")).collect();
+            writeln!(f, "{},label", head.join(",")).unwrap();
+            for i in lo..hi {
+                let r: Vec<String> = x.row(i).iter().map(|v| v.to_string()).collect();
+                writeln!(f, "{},{}", r.join(","), y[i]).unwrap();
+            }
+        }
+    }
+    let params = ForestParams::new().n_trees(trees).seed(1).check().unwrap();
+    let t = Instant::now();
+    let forest = params.fit(xtr, &y[..n]).unwrap();
+    let fit_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let pred = forest.predict(xte).unwrap();
+    let pred_s = t.elapsed().as_secs_f64();
+    let acc = pred.iter().zip(&y[n..]).filter(|(a, b)| a == b).count() as f64 / pred.len() as f64;
+    let st = forest.tree_stats();
+    let nodes: usize = st.iter().map(|s| s.n_nodes).sum();
+    let depth = st.iter().map(|s| s.depth).max().unwrap();
+    println!(
+        "fit {fit_s:.3}s  predict {:.0} rows/s  acc {acc:.4}  nodes/tree {}  max depth {depth}",
+        xte.nrows() as f64 / pred_s,
+        nodes / trees
+    );
+}
