@@ -23,9 +23,15 @@ fn synth(n: usize, seed: u64) -> (Array2<f64>, Vec<u32>) {
                 _ => rng.gen::<f64>() * 2.0 - 1.0,
             };
         }
-        let s = (x[[i, 0]] - 5.0) * 0.6 + if x[[i, 1]] >= 4.0 { 1.5 } else { -1.0 } + (x[[i, 2]] / 1000.0).ln() * 0.5
+        let s = (x[[i, 0]] - 5.0) * 0.6
+            + if x[[i, 1]] >= 4.0 { 1.5 } else { -1.0 }
+            + (x[[i, 2]] / 1000.0).ln() * 0.5
             + x[[i, 3]] * x[[i, 7]] * 3.0
-            + if x[[i, 4]] > 7.0 && x[[i, 5]] < 2.0 { 2.0 } else { 0.0 }
+            + if x[[i, 4]] > 7.0 && x[[i, 5]] < 2.0 {
+                2.0
+            } else {
+                0.0
+            }
             + (x[[i, 8]] - 5.0).abs() * 0.4
             - 1.0;
         let p = 1.0 / (1.0 + (-s).exp());
@@ -48,12 +54,13 @@ fn main() {
     if let Ok(dir) = std::env::var("MF_DUMP_CSV") {
         use std::io::Write;
         for (name, lo, hi) in [("train.csv", 0, n), ("test.csv", n, n + 20_000)] {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(format!("{dir}/{name}")).unwrap());
+            let mut f =
+                std::io::BufWriter::new(std::fs::File::create(format!("{dir}/{name}")).unwrap());
             let head: Vec<String> = (0..x.ncols()).map(|j| format!("f{j}")).collect();
             writeln!(f, "{},label", head.join(",")).unwrap();
-            for i in lo..hi {
+            for (i, label) in y.iter().enumerate().take(hi).skip(lo) {
                 let r: Vec<String> = x.row(i).iter().map(|v| v.to_string()).collect();
-                writeln!(f, "{},{}", r.join(","), y[i]).unwrap();
+                writeln!(f, "{},{label}", r.join(",")).unwrap();
             }
         }
     }

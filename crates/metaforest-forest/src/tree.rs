@@ -828,7 +828,18 @@ impl Builder<'_, '_> {
                     let wt: f64 = totals[..c].iter().sum();
                     wl >= wt - wl
                 };
-                self.record(f, lo, hi, n_value_bins, lft, None, nan_left, s, best, best_score);
+                self.record(
+                    f,
+                    lo,
+                    hi,
+                    n_value_bins,
+                    lft,
+                    None,
+                    nan_left,
+                    s,
+                    best,
+                    best_score,
+                );
             }
         }
         if has_missing && hi < n_value_bins {
@@ -839,7 +850,18 @@ impl Builder<'_, '_> {
             }
             if let Some(s) = self.better_score(&l, totals, *best_score) {
                 {
-                    self.record(f, lo, hi, n_value_bins, lft, Some(miss), true, s, best, best_score);
+                    self.record(
+                        f,
+                        lo,
+                        hi,
+                        n_value_bins,
+                        lft,
+                        Some(miss),
+                        true,
+                        s,
+                        best,
+                        best_score,
+                    );
                 }
             }
             self.cur_left = l;
@@ -890,7 +912,14 @@ impl Builder<'_, '_> {
     }
 
     /// Scans a dense histogram; returns whether the feature is non-constant in the node.
-    fn scan_dense(&mut self, f: usize, h: &[f64], totals: &[f64], best: &mut Option<Best>, best_score: &mut f64) -> bool {
+    fn scan_dense(
+        &mut self,
+        f: usize,
+        h: &[f64],
+        totals: &[f64],
+        best: &mut Option<Best>,
+        best_score: &mut f64,
+    ) -> bool {
         let c = self.d.n_classes;
         let s = self.stride;
         let nb = self.d.binned.n_value_bins[f];
