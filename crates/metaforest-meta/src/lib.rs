@@ -1,1 +1,30 @@
-//! metaforest-meta
+//! metaforest-meta: the meta-learner.
+//!
+//! Known domains each get a random forest (a *task learner*). Over many simulated few-shot episodes drawn from the
+//! known domains, a small dfdx network learns to turn what those forests say about a new domain's few labelled flows
+//! into (a) per-flow weights over the known forests and a new local forest plus a threshold shift, and (b) the local
+//! forest's initialisation: hyperparameters, a per-feature sampling prior, and transplanted trees.
+//!
+//! ```no_run
+//! use metaforest_meta::{DomainData, MetaModel, MetaParams};
+//! # fn run(known: Vec<DomainData>, support_x: ndarray::Array2<f64>, support_y: Vec<u32>, new_flows: ndarray::Array2<f64>) -> Result<(), metaforest_meta::MetaError> {
+//! let model = MetaModel::fit(&known, &MetaParams::default().seed(7))?;
+//! let detector = model.adapt(support_x.view(), &support_y)?;
+//! let attack_probability = detector.predict_proba(new_flows.view());
+//! # Ok(()) }
+//! ```
+
+pub mod descriptor;
+pub mod detector;
+mod error;
+pub mod init;
+pub mod io;
+pub mod learner;
+pub mod network;
+
+pub use descriptor::Support;
+pub use detector::{em_prior, Detector, Explanation, ForestContribution, PriorShift};
+pub use error::{MetaError, Result};
+pub use init::{Initialisation, LocalConfig, CONFIGS};
+pub use learner::{train_task_learners, DomainData, Heads, MetaModel, MetaParams, TaskLearner};
+pub use network::{MetaLearner, Mlp, MlpMetaLearner};

@@ -1,0 +1,499 @@
+//! The meta-network: three small MLPs trained with dfdx, served by a plain-Rust forward pass.
+//!
+//! * the **weighting head** scores every (forest, flow) row: a weight logit (softmax over the forests of that flow)
+//!   and a logit-bias contribution (the flow's threshold shift, averaged over the forests);
+//! * the **configuration head** picks the local forest's hyperparameters from a small grid;
+//! * the **prior head** scores every feature for the local forest's per-split sampling prior.
+//!
+//! Training uses dfdx (autodiff + Adam); inference uses [`Mlp`], the same weights read out of dfdx, so one flow is
+//! scored without tensor allocation and another backend could replace dfdx behind [`MetaLearner`].
+
+use dfdx::optim::Adam;
+use dfdx::prelude::*;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::descriptor::{FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
+use crate::error::{MetaError, Result};
+use crate::init::N_CONFIGS;
+
+const HIDDEN: usize = 64;
+type WeightNet = (
+    Linear<WEIGHT_IN, HIDDEN>,
+    ReLU,
+    Linear<HIDDEN, HIDDEN>,
+    ReLU,
+    Linear<HIDDEN, 2>,
+);
+type ConfigNet = (Linear<INIT_IN, 32>, ReLU, Linear<32, N_CONFIGS>);
+type PriorNet = (Linear<FEATURE_WIDTH, 16>, ReLU, Linear<16, 1>);
+
+/// What the adaptation step asks of a meta-network. dfdx trains the default implementation, [`MlpMetaLearner`].
+pub trait MetaLearner: Send + Sync {
+    /// For normalised (forest, flow) rows: (weight logit, bias contribution) per row.
+    fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)>;
+    /// Logits over the local-forest configuration grid.
+    fn config_logits(&self, input: &[f32; INIT_IN]) -> Vec<f32>;
+    /// One sampling-prior logit per feature.
+    fn prior_logits(&self, rows: &[[f32; FEATURE_WIDTH]]) -> Vec<f32>;
+}
+
+/// A dense ReLU network held as plain vectors: `layers[i] = (weight out×in row-major, bias)`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Mlp {
+    pub layers: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+impl Mlp {
+    pub fn forward(&self, input: &[f32]) -> Vec<f32> {
+        let mut h = input.to_vec();
+        for (i, (w, b)) in self.layers.iter().enumerate() {
+            let n_in = h.len();
+            let mut out = b.clone();
+            for (o, out_v) in out.iter_mut().enumerate() {
+                let row = &w[o * n_in..(o + 1) * n_in];
+                *out_v += row.iter().zip(&h).map(|(a, b)| a * b).sum::<f32>();
+            }
+            if i + 1 < self.layers.len() {
+                out.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+            h = out;
+        }
+        h
+    }
+}
+
+fn linear<const I: usize, const O: usize>(
+    l: &dfdx::nn::modules::Linear<I, O, f32, Cpu>,
+) -> (Vec<f32>, Vec<f32>) {
+    (l.weight.as_vec(), l.bias.as_vec())
+}
+
+fn weight_mlp(m: &<WeightNet as BuildOnDevice<Cpu, f32>>::Built) -> Mlp {
+    Mlp {
+        layers: vec![linear(&m.0), linear(&m.2), linear(&m.4)],
+    }
+}
+fn config_mlp(m: &<ConfigNet as BuildOnDevice<Cpu, f32>>::Built) -> Mlp {
+    Mlp {
+        layers: vec![linear(&m.0), linear(&m.2)],
+    }
+}
+fn prior_mlp(m: &<PriorNet as BuildOnDevice<Cpu, f32>>::Built) -> Mlp {
+    Mlp {
+        layers: vec![linear(&m.0), linear(&m.2)],
+    }
+}
+
+/// The trained heads, as plain weights, plus the dfdx safetensors bytes they were read from (what the model file
+/// stores, so the file is loadable back into dfdx for further training).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MlpMetaLearner {
+    pub weight: Option<Mlp>,
+    pub config: Option<Mlp>,
+    pub prior: Option<Mlp>,
+}
+
+impl MetaLearner for MlpMetaLearner {
+    fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)> {
+        match &self.weight {
+            Some(m) => rows
+                .iter()
+                .map(|r| {
+                    let o = m.forward(r);
+                    (o[0], o[1])
+                })
+                .collect(),
+            // No weighting head (ablation "initialisation only"): the local forest alone decides, no threshold shift.
+            None => vec![(0.0, 0.0); rows.len()],
+        }
+    }
+    fn config_logits(&self, input: &[f32; INIT_IN]) -> Vec<f32> {
+        self.config
+            .as_ref()
+            .map(|m| m.forward(input))
+            .unwrap_or_else(|| vec![0.0; N_CONFIGS])
+    }
+    fn prior_logits(&self, rows: &[[f32; FEATURE_WIDTH]]) -> Vec<f32> {
+        match &self.prior {
+            Some(m) => rows.iter().map(|r| m.forward(r)[0]).collect(),
+            None => vec![0.0; rows.len()],
+        }
+    }
+}
+
+/// One cached weighting episode: normalised rows (flow-major, `n_forests` rows per flow), the forests' attack
+/// probabilities laid out the same way, and the flows' 0/1 labels.
+pub struct WeightEpisode {
+    pub rows: Vec<[f32; WEIGHT_IN]>,
+    pub probs: Vec<f32>,
+    pub labels: Vec<f32>,
+    pub n_forests: usize,
+}
+
+/// Combines per-row network outputs into each flow's attack probability: softmax weights over the flow's forests,
+/// a weighted average of their probabilities, then the mean bias added in logit space.
+pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f64> {
+    outputs
+        .chunks(n_forests)
+        .zip(probs.chunks(n_forests))
+        .map(|(o, p)| {
+            let max = o.iter().map(|x| x.0).fold(f32::MIN, f32::max);
+            let e: Vec<f64> = o.iter().map(|x| ((x.0 - max) as f64).exp()).collect();
+            let z: f64 = e.iter().sum();
+            let mix: f64 = e.iter().zip(p).map(|(w, &p)| w / z * p as f64).sum();
+            let bias = o.iter().map(|x| x.1 as f64).sum::<f64>() / n_forests as f64;
+            crate::descriptor::sigmoid(crate::descriptor::logit(mix) + bias)
+        })
+        .collect()
+}
+
+fn bce(p: &[f64], y: &[f32]) -> f64 {
+    let eps = crate::descriptor::PROB_EPS;
+    p.iter()
+        .zip(y)
+        .map(|(&p, &y)| {
+            let p = p.clamp(eps, 1.0 - eps);
+            -(y as f64 * p.ln() + (1.0 - y as f64) * (1.0 - p).ln())
+        })
+        .sum::<f64>()
+        / p.len().max(1) as f64
+}
+
+/// Mean query cross-entropy of the weighted ensemble over episodes, through the plain forward pass.
+pub fn weight_loss(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
+    let learner = MlpMetaLearner {
+        weight: Some(mlp.clone()),
+        config: None,
+        prior: None,
+    };
+    let total: f64 = episodes
+        .iter()
+        .map(|e| {
+            bce(
+                &combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests),
+                &e.labels,
+            )
+        })
+        .sum();
+    total / episodes.len().max(1) as f64
+}
+
+/// Training schedule shared by the three heads.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrainSchedule {
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub learning_rate: f64,
+    pub seed: u64,
+}
+
+fn adam_config(lr: f64) -> AdamConfig {
+    AdamConfig {
+        lr,
+        betas: [0.9, 0.999],
+        eps: 1e-8,
+        weight_decay: Some(WeightDecay::L2(1e-4)),
+    }
+}
+
+fn net_err<E: std::fmt::Debug>(e: E) -> MetaError {
+    MetaError::Network(format!("{e:?}"))
+}
+
+/// Trains the weighting head on `train` episodes, stopping early on the loss of `val` episodes. Returns the best
+/// network (by validation loss) and its validation loss.
+pub fn train_weight_head(
+    train: &[WeightEpisode],
+    val: &[WeightEpisode],
+    schedule: &TrainSchedule,
+) -> Result<(Mlp, f64)> {
+    let dev = Cpu::seed_from_u64(schedule.seed);
+    let mut model = dev.build_module::<WeightNet, f32>();
+    let mut grads = model.alloc_grads();
+    let mut opt = Adam::new(&model, adam_config(schedule.learning_rate));
+    let wsel = dev.tensor([[1.0f32], [0.0]]);
+    let bsel = dev.tensor([[0.0f32], [1.0]]);
+    let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x5eed);
+    let val_refs: Vec<&WeightEpisode> = val.iter().collect();
+    let mut best = (
+        weight_mlp(&model),
+        weight_loss(&weight_mlp(&model), &val_refs),
+    );
+    let mut since_best = 0;
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    for epoch in 0..schedule.max_epochs {
+        order.shuffle(&mut rng);
+        let mut train_loss = 0.0;
+        for &i in &order {
+            let e = &train[i];
+            let (q, f) = (e.labels.len(), e.n_forests);
+            if q == 0 {
+                continue;
+            }
+            let flat: Vec<f32> = e.rows.iter().flat_map(|r| r.iter().copied()).collect();
+            let x = dev.tensor_from_vec(flat, (q * f, Const::<WEIGHT_IN>));
+            let probs = dev.tensor_from_vec(e.probs.clone(), (q, f));
+            let y = dev.tensor_from_vec(e.labels.clone(), (q,));
+            let out = model.forward_mut(x.traced(grads));
+            let (out, tape) = out.split_tape();
+            let (wl, tape) = out.clone().put_tape(tape).matmul(wsel.clone()).split_tape();
+            let (bl, tape) = out.put_tape(tape).matmul(bsel.clone()).split_tape();
+            let w = wl.put_tape(tape).reshape_like(&(q, f)).softmax::<Axis<1>>();
+            let eps = crate::descriptor::PROB_EPS as f32;
+            let (p, tape) = (w * probs)
+                .sum::<(usize,), Axis<1>>()
+                .clamp(eps, 1.0 - eps)
+                .split_tape();
+            let (lg, tape) = (p.clone().put_tape(tape).ln() - (p.negate() + 1.0).ln()).split_tape();
+            let b = bl
+                .put_tape(tape)
+                .reshape_like(&(q, f))
+                .mean::<(usize,), Axis<1>>();
+            let loss = binary_cross_entropy_with_logits_loss(b + lg, y);
+            train_loss += loss.array() as f64;
+            grads = loss.backward();
+            opt.update(&mut model, &grads).map_err(net_err)?;
+            model.zero_grads(&mut grads);
+        }
+        let mlp = weight_mlp(&model);
+        let v = weight_loss(&mlp, &val_refs);
+        tracing::info!(
+            epoch,
+            train_loss = train_loss / train.len().max(1) as f64,
+            val_loss = v,
+            "meta-training: weighting head"
+        );
+        if v < best.1 - 1e-5 {
+            best = (mlp, v);
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= schedule.patience {
+                break;
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Trains the configuration head: cross-entropy toward soft targets (a softmax of each configuration's negative query
+/// loss on the episode). Full batch; early stopping on `val`.
+pub fn train_config_head(
+    train: &[([f32; INIT_IN], [f32; N_CONFIGS])],
+    val: &[([f32; INIT_IN], [f32; N_CONFIGS])],
+    schedule: &TrainSchedule,
+) -> Result<Mlp> {
+    let dev = Cpu::seed_from_u64(schedule.seed ^ 0xc0f1);
+    let mut model = dev.build_module::<ConfigNet, f32>();
+    let mut grads = model.alloc_grads();
+    let mut opt = Adam::new(&model, adam_config(schedule.learning_rate));
+    let to_tensors = |set: &[([f32; INIT_IN], [f32; N_CONFIGS])]| {
+        let n = set.len();
+        let x: Vec<f32> = set.iter().flat_map(|(x, _)| x.iter().copied()).collect();
+        let t: Vec<f32> = set.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        (
+            dev.tensor_from_vec(x, (n, Const::<INIT_IN>)),
+            dev.tensor_from_vec(t, (n, Const::<N_CONFIGS>)),
+        )
+    };
+    let (tx, tt) = to_tensors(train);
+    let (vx, vt) = to_tensors(val);
+    let mut best = (config_mlp(&model), f64::INFINITY);
+    let mut since_best = 0;
+    // Full-batch steps are cheap (a few hundred rows); check validation every 10 steps.
+    for step in 0..schedule.max_epochs * 10 {
+        let logits = model.forward_mut(tx.clone().traced(grads));
+        let loss = cross_entropy_with_logits_loss(logits, tt.clone());
+        grads = loss.backward();
+        opt.update(&mut model, &grads).map_err(net_err)?;
+        model.zero_grads(&mut grads);
+        if step % 10 == 9 {
+            let v = if val.is_empty() {
+                0.0
+            } else {
+                cross_entropy_with_logits_loss(model.forward(vx.clone()), vt.clone()).array() as f64
+            };
+            if v < best.1 - 1e-5 {
+                best = (config_mlp(&model), v);
+                since_best = 0;
+            } else {
+                since_best += 1;
+                if since_best >= schedule.patience {
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!(val_loss = best.1, "meta-training: configuration head");
+    Ok(best.0)
+}
+
+/// Trains the prior head: per episode, cross-entropy between the softmax of the features' logits and the importance
+/// distribution of a forest trained on all of the pseudo-target domain's data.
+pub fn train_prior_head(
+    train: &[(Vec<[f32; FEATURE_WIDTH]>, Vec<f32>)],
+    val: &[(Vec<[f32; FEATURE_WIDTH]>, Vec<f32>)],
+    schedule: &TrainSchedule,
+) -> Result<Mlp> {
+    let dev = Cpu::seed_from_u64(schedule.seed ^ 0x9e10);
+    let mut model = dev.build_module::<PriorNet, f32>();
+    let mut grads = model.alloc_grads();
+    let mut opt = Adam::new(&model, adam_config(schedule.learning_rate));
+    let val_loss = |mlp: &Mlp| -> f64 {
+        let mut total = 0.0;
+        for (rows, target) in val {
+            let logits: Vec<f64> = rows.iter().map(|r| mlp.forward(r)[0] as f64).collect();
+            let max = logits.iter().copied().fold(f64::MIN, f64::max);
+            let lse = max + logits.iter().map(|l| (l - max).exp()).sum::<f64>().ln();
+            total -= logits
+                .iter()
+                .zip(target)
+                .map(|(l, &t)| t as f64 * (l - lse))
+                .sum::<f64>();
+        }
+        total / val.len().max(1) as f64
+    };
+    let mut best = (prior_mlp(&model), val_loss(&prior_mlp(&model)));
+    let mut since_best = 0;
+    let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x9e11);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    for _epoch in 0..schedule.max_epochs {
+        order.shuffle(&mut rng);
+        for &i in &order {
+            let (rows, target) = &train[i];
+            let nf = rows.len();
+            let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+            let x = dev.tensor_from_vec(flat, (nf, Const::<FEATURE_WIDTH>));
+            let t = dev.tensor_from_vec(target.clone(), (Const::<1>, nf));
+            let logits = model
+                .forward_mut(x.traced(grads))
+                .reshape_like(&(Const::<1>, nf));
+            let loss = cross_entropy_with_logits_loss(logits, t);
+            grads = loss.backward();
+            opt.update(&mut model, &grads).map_err(net_err)?;
+            model.zero_grads(&mut grads);
+        }
+        let mlp = prior_mlp(&model);
+        let v = val_loss(&mlp);
+        if v < best.1 - 1e-5 {
+            best = (mlp, v);
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= schedule.patience {
+                break;
+            }
+        }
+    }
+    tracing::info!(val_loss = best.1, "meta-training: prior head");
+    Ok(best.0)
+}
+
+/// Writes the heads through dfdx's safetensors support and returns the bytes (one file per head, concatenated with
+/// length prefixes), so a model file carries weights any safetensors reader can open.
+pub fn to_safetensors(learner: &MlpMetaLearner) -> Result<Vec<Vec<u8>>> {
+    let dev: Cpu = Default::default();
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().map_err(|e| MetaError::Network(e.to_string()))?;
+    let path = dir.path().join("head.safetensors");
+    let read =
+        |path: &std::path::Path| std::fs::read(path).map_err(|e| MetaError::Network(e.to_string()));
+    match &learner.weight {
+        Some(m) => {
+            let mut net = dev.build_module::<WeightNet, f32>();
+            load_layers3(&mut net, m);
+            net.save_safetensors(&path).map_err(net_err)?;
+            out.push(read(&path)?);
+        }
+        None => out.push(Vec::new()),
+    }
+    match &learner.config {
+        Some(m) => {
+            let mut net = dev.build_module::<ConfigNet, f32>();
+            load_layers2(&mut net.0, &mut net.2, m);
+            net.save_safetensors(&path).map_err(net_err)?;
+            out.push(read(&path)?);
+        }
+        None => out.push(Vec::new()),
+    }
+    match &learner.prior {
+        Some(m) => {
+            let mut net = dev.build_module::<PriorNet, f32>();
+            load_layers2(&mut net.0, &mut net.2, m);
+            net.save_safetensors(&path).map_err(net_err)?;
+            out.push(read(&path)?);
+        }
+        None => out.push(Vec::new()),
+    }
+    Ok(out)
+}
+
+/// Reads heads back from the safetensors bytes written by [`to_safetensors`].
+pub fn from_safetensors(blobs: &[Vec<u8>]) -> Result<MlpMetaLearner> {
+    if blobs.len() != 3 {
+        return Err(MetaError::Network(format!(
+            "expected 3 network blobs, found {}",
+            blobs.len()
+        )));
+    }
+    let dev: Cpu = Default::default();
+    let dir = tempfile::tempdir().map_err(|e| MetaError::Network(e.to_string()))?;
+    let path = dir.path().join("head.safetensors");
+    let write = |b: &[u8]| std::fs::write(&path, b).map_err(|e| MetaError::Network(e.to_string()));
+    let weight = if blobs[0].is_empty() {
+        None
+    } else {
+        write(&blobs[0])?;
+        let mut net = dev.build_module::<WeightNet, f32>();
+        net.load_safetensors(&path).map_err(net_err)?;
+        Some(weight_mlp(&net))
+    };
+    let config = if blobs[1].is_empty() {
+        None
+    } else {
+        write(&blobs[1])?;
+        let mut net = dev.build_module::<ConfigNet, f32>();
+        net.load_safetensors(&path).map_err(net_err)?;
+        Some(config_mlp(&net))
+    };
+    let prior = if blobs[2].is_empty() {
+        None
+    } else {
+        write(&blobs[2])?;
+        let mut net = dev.build_module::<PriorNet, f32>();
+        net.load_safetensors(&path).map_err(net_err)?;
+        Some(prior_mlp(&net))
+    };
+    Ok(MlpMetaLearner {
+        weight,
+        config,
+        prior,
+    })
+}
+
+fn copy_linear<const I: usize, const O: usize>(
+    l: &mut dfdx::nn::modules::Linear<I, O, f32, Cpu>,
+    w: &[f32],
+    b: &[f32],
+) {
+    l.weight.copy_from(w);
+    l.bias.copy_from(b);
+}
+
+fn load_layers3(net: &mut <WeightNet as BuildOnDevice<Cpu, f32>>::Built, m: &Mlp) {
+    copy_linear(&mut net.0, &m.layers[0].0, &m.layers[0].1);
+    copy_linear(&mut net.2, &m.layers[1].0, &m.layers[1].1);
+    copy_linear(&mut net.4, &m.layers[2].0, &m.layers[2].1);
+}
+
+fn load_layers2<const I: usize, const H: usize, const O: usize>(
+    a: &mut dfdx::nn::modules::Linear<I, H, f32, Cpu>,
+    b: &mut dfdx::nn::modules::Linear<H, O, f32, Cpu>,
+    m: &Mlp,
+) {
+    copy_linear(a, &m.layers[0].0, &m.layers[0].1);
+    copy_linear(b, &m.layers[1].0, &m.layers[1].1);
+}
