@@ -573,11 +573,11 @@ impl FlowTable {
             }
         }
         if with_targets {
-            for r in 0..n {
+            for (r, hv) in h.iter_mut().enumerate() {
                 let t = u64::from(self.label[r])
                     | u64::from(self.class[r]) << 8
                     | u64::from(self.domain[r]) << 24;
-                h[r] = mix(h[r] ^ t);
+                *hv = mix(*hv ^ t);
             }
         }
         let mut seen: HashMap<u64, Vec<usize>> = HashMap::with_capacity(n);
