@@ -238,7 +238,7 @@ fn cross_fitted_local_loss(fold: &Fold, draw: &Draw) -> Result<f64> {
     // The support is k benign rows then k attack rows; halves take alternate rows of each class.
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 0..2 * k {
-        if (i % k) % 2 == 0 {
+        if (i % k) & 1 == 0 {
             a.push(i);
         } else {
             b.push(i);

@@ -102,11 +102,13 @@ pub fn synthetic_spec(
     n_domains: usize,
     rows_per_domain: usize,
 ) -> Result<crate::protocol::ProtocolSpec> {
-    // SYNTHETIC_PENDING: flows' generator has not landed yet.
-    let _ = (n_domains, rows_per_domain);
-    let table: metaforest_flows::FlowTable = return Err(crate::error::EvalError::Config(
-        "synthetic generator not available yet".into(),
-    ));
+    let scfg = metaforest_flows::SyntheticConfig {
+        n_networks: n_domains,
+        rows_per_network: rows_per_domain,
+        seed: crate::protocol::protocol_seed(cfg.seed, "SYN"),
+        ..Default::default()
+    };
+    let table = metaforest_flows::synthetic::generate(&scfg)?;
     let domains: Vec<DomainRows> = domains_by_dataset(&table)
         .into_iter()
         .map(|d| DomainRows {

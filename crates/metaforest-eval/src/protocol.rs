@@ -386,8 +386,8 @@ pub fn p2(data_dir: &Path, cfg: &BenchConfig) -> Result<(ProtocolSpec, String)> 
     // Known domains: training families.
     let mut fam_rows: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
     let mut train_normal = Vec::new();
-    for r in 0..n_train {
-        if labels[r] == 0 {
+    for (r, &label) in labels.iter().enumerate().take(n_train) {
+        if label == 0 {
             train_normal.push(r);
         } else if let Some(f) = nsl.families.family_of(class_of(r)) {
             fam_rows.entry(f.to_string()).or_default().push(r);
