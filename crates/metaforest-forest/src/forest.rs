@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::binning::BinEdges;
 use crate::error::{ForestError, Result};
 use crate::params::{ClassWeight, ValidForestParams};
-use crate::tree::{build_tree, TrainData, Tree, TreePath, TreeStats};
+use crate::tree::{build_tree, walk_lanes, TrainData, Tree, TreePath, TreeStats, LANES};
 
 /// Rows per prediction block: one block's rows (copied row-major) stay in L1/L2 while every tree is
 /// walked over them, so a tree's upper levels are read once per block, not once per row.
@@ -312,8 +312,18 @@ impl Forest {
             });
         }
         out.iter_mut().for_each(|v| *v = 0.0);
-        for t in &self.trees {
-            t.accumulate(row, out);
+        let c = self.n_classes;
+        for chunk in self.trees.chunks(LANES) {
+            // Pad a short last chunk by repeating its last tree; the extra lanes are ignored.
+            let nodes: [&[crate::tree::Node]; LANES] =
+                std::array::from_fn(|j| &chunk[j.min(chunk.len() - 1)].nodes[..]);
+            let leaves = walk_lanes(&nodes, &[row; LANES]);
+            for (t, leaf) in chunk.iter().zip(leaves) {
+                let leaf = leaf as usize;
+                for (a, v) in out.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
+                    *a += v;
+                }
+            }
         }
         let inv = 1.0 / self.trees.len() as f64;
         out.iter_mut().for_each(|v| *v *= inv);
@@ -344,8 +354,20 @@ impl Forest {
         }
         out.iter_mut().for_each(|v| *v = 0.0);
         for t in &self.trees {
-            for (row, acc) in buf.chunks_exact(nf).zip(out.chunks_exact_mut(c)) {
-                t.accumulate(row, acc);
+            let nodes = [&t.nodes[..]; LANES];
+            for (rows8, acc8) in buf.chunks(nf * LANES).zip(out.chunks_mut(c * LANES)) {
+                let k = rows8.len() / nf;
+                let rows: [&[f64]; LANES] = std::array::from_fn(|j| {
+                    let j = j.min(k - 1);
+                    &rows8[j * nf..(j + 1) * nf]
+                });
+                let leaves = walk_lanes(&nodes, &rows);
+                for (acc, leaf) in acc8.chunks_exact_mut(c).zip(leaves) {
+                    let leaf = leaf as usize;
+                    for (a, v) in acc.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
+                        *a += v;
+                    }
+                }
             }
         }
         let inv = 1.0 / self.trees.len() as f64;

@@ -158,16 +158,6 @@ impl Tree {
         }
     }
 
-    /// Adds this tree's distribution for `row` into `acc`.
-    #[inline]
-    pub(crate) fn accumulate(&self, row: &[f64], acc: &mut [f64]) {
-        let leaf = self.leaf_index(row);
-        let c = self.n_classes;
-        for (a, v) in acc.iter_mut().zip(&self.values[leaf * c..leaf * c + c]) {
-            *a += v;
-        }
-    }
-
     /// The decision path of `row`.
     pub fn decision_path(&self, row: &[f64]) -> TreePath {
         let mut steps = Vec::new();
@@ -250,6 +240,34 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// Traversals walked in lockstep: a lone traversal is a chain of dependent loads (one cache miss
+/// after another); eight independent ones keep eight misses in flight at once.
+pub(crate) const LANES: usize = 8;
+
+/// Walks `LANES` (tree, row) pairs down to their leaves together; returns the leaf indices.
+#[inline]
+pub(crate) fn walk_lanes(nodes: &[&[Node]; LANES], rows: &[&[f64]; LANES]) -> [u32; LANES] {
+    let mut pos = [0usize; LANES];
+    loop {
+        let mut moving = false;
+        for j in 0..LANES {
+            let n = nodes[j][pos[j]];
+            if !n.is_leaf() {
+                moving = true;
+                pos[j] = n.child as usize + usize::from(!n.goes_left(rows[j][n.feature()]));
+            }
+        }
+        if !moving {
+            break;
+        }
+    }
+    let mut out = [0u32; LANES];
+    for j in 0..LANES {
+        out[j] = nodes[j][pos[j]].child;
+    }
+    out
 }
 
 /// Seed of tree `index` in a forest seeded with `seed` (mix, then splitmix64), independent of threads.
