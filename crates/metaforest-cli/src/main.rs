@@ -1,1 +1,93 @@
-fn main() {}
+//! `metaforest`: detect network threats in barely-seen domains with meta-learned random forests.
+//!
+//! Global options come before the command: `metaforest [--data DIR] [--threads N] <COMMAND>`.
+//! A command is a module in `commands/` with an `Args` struct and `run(&Context, Args)`; adding one
+//! takes a `pub mod` line in `commands/mod.rs` and a variant + match arm here.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Meta-learned random forests that detect network threats in domains they have barely seen.
+#[derive(Debug, Parser)]
+#[command(name = "metaforest", version, about)]
+struct Cli {
+    /// Folder holding the public data sets (nf-v2/, nsl-kdd/, unsw-nb15/).
+    #[arg(
+        long,
+        global = true,
+        env = metaforest_flows::DATA_ENV,
+        default_value = metaforest_flows::DEFAULT_DATA_DIR,
+        value_name = "DIR"
+    )]
+    data: PathBuf,
+
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Summarise the data sets found: rows, columns, label and class counts, domains
+    /// (the synthetic default when none is found).
+    Data(commands::data::DataArgs),
+}
+
+fn main() -> ExitCode {
+    // Die quietly on a closed pipe (`metaforest data | head`) like other Unix tools, instead of
+    // panicking in println!.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    // Logs go to stderr, filtered by RUST_LOG (default: warnings only).
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::FAILURE;
+        }
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("error: cannot start {n} worker threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let ctx = commands::Context {
+        data_dir: cli.data,
+        threads: cli.threads,
+    };
+    let result = match cli.command {
+        Command::Data(args) => commands::data::run(&ctx, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

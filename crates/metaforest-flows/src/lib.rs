@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 pub use domains::Domain;
 pub use episode::{Episode, EpisodeSampler, QuerySize, Split, Stratify};
 pub use error::{FlowsError, Result};
-pub use reader::{read_csv, read_csv_from, NonFinitePolicy, ReadOptions, UNLABELLED_CLASS};
+pub use reader::{
+    read_csv, read_csv_from, read_header, NonFinitePolicy, ReadOptions, UNLABELLED_CLASS,
+};
 pub use schema::{ColumnRole, DefaultKind, Encoders, Schema, BUILTIN_SCHEMAS};
 pub use synthetic::SyntheticConfig;
 pub use table::{

@@ -92,6 +92,72 @@ pub fn read_csv_from<R: Read>(
     parser.run(source, encoders)
 }
 
+/// The header row of a CSV file (plain or gzip), names trimmed, without reading further.
+pub fn read_header(path: impl AsRef<Path>, delimiter: u8) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let io = |source| FlowsError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut buffered = BufReader::new(File::open(path).map_err(io)?);
+    let head = buffered.fill_buf().map_err(io)?;
+    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    let source: Box<dyn Read> = if gzip {
+        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(source);
+    let mut rec = csv::ByteRecord::new();
+    if !csv
+        .read_byte_record(&mut rec)
+        .map_err(|e| map_csv_error(path, gzip, 0, e))?
+    {
+        return Err(FlowsError::EmptyFile {
+            path: path.to_owned(),
+        });
+    }
+    Ok(rec
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let s = String::from_utf8_lossy(f);
+            let s = if i == 0 {
+                s.trim_start_matches('\u{feff}')
+            } else {
+                &s
+            };
+            s.trim().to_owned()
+        })
+        .collect())
+}
+
+/// Maps a csv error to ours; decoding failures of a gzip stream surface as I/O errors. `last_line`
+/// is the last line read successfully.
+fn map_csv_error(path: &Path, gzip: bool, last_line: u64, e: csv::Error) -> FlowsError {
+    let line = e.position().map_or(last_line + 1, csv::Position::line);
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) if gzip => FlowsError::Gzip {
+            path: path.to_owned(),
+            line: last_line + 1,
+            source,
+        },
+        csv::ErrorKind::Io(source) => FlowsError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        other => FlowsError::Csv {
+            path: path.to_owned(),
+            line,
+            message: format!("{other:?}"),
+        },
+    }
+}
+
 /// What to do with one CSV field.
 #[derive(Clone, Copy)]
 enum Action {
@@ -127,25 +193,8 @@ impl<'a> Parser<'a> {
         self.path.to_owned()
     }
 
-    /// Maps a csv error to ours; decoding failures of a gzip stream surface as I/O errors.
     fn csv_error(&self, e: csv::Error) -> FlowsError {
-        let line = e.position().map_or(self.last_line + 1, csv::Position::line);
-        match e.into_kind() {
-            csv::ErrorKind::Io(source) if self.gzip => FlowsError::Gzip {
-                path: self.path(),
-                line: self.last_line + 1,
-                source,
-            },
-            csv::ErrorKind::Io(source) => FlowsError::Io {
-                path: self.path(),
-                source,
-            },
-            other => FlowsError::Csv {
-                path: self.path(),
-                line,
-                message: format!("{other:?}"),
-            },
-        }
+        map_csv_error(self.path, self.gzip, self.last_line, e)
     }
 
     fn run(&mut self, source: Box<dyn Read + '_>, encoders: &mut Encoders) -> Result<FlowTable> {
