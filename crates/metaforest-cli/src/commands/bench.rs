@@ -1,0 +1,142 @@
+//! `metaforest bench p1|p2|p3|syn|all|forest`: the evaluation protocols (metaforest-eval) and, under
+//! `forest`, the forest engine's own benchmark.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+
+use metaforest_eval::bench::{run_bench, BenchRequest, Protocol};
+use metaforest_eval::report::{markdown_metric_table, write_reports, Grid};
+use metaforest_eval::{BenchConfig, PortsMode};
+
+/// `metaforest bench …`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
+/// Which benchmark to run.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// P1: leave one NF-v2 data set out (benign vs attack), with and without the port columns.
+    P1(ProtocolArgs),
+    /// P2: NSL-KDD, the KDDTrain+ → KDDTest+ figure and K-shot tasks for the novel attack types.
+    P2(ProtocolArgs),
+    /// P3: UNSW-NB15, one attack family held out at a time.
+    P3(ProtocolArgs),
+    /// SYN: leave one simulated network out, on the synthetic generator (needs no data).
+    Syn(ProtocolArgs),
+    /// P1, P2 and P3 in one report.
+    All(ProtocolArgs),
+    /// The forest engine against linfa-ensemble and smartcore (see `bench_forest`).
+    Forest(super::bench_forest::BenchForestArgs),
+}
+
+/// Flags shared by the protocol benchmarks.
+#[derive(Debug, Args, Clone)]
+pub struct ProtocolArgs {
+    /// Output folder for report.md, summary.csv, records.json and plots/.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Also write the per-draw JSON records to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Draws per K (default 30; 5 with --quick).
+    #[arg(long)]
+    pub draws: Option<usize>,
+    /// Labelled flows per class, comma-separated (default 1,5,10,20,50,100; 1,5,20 with --quick).
+    #[arg(long, value_delimiter = ',')]
+    pub ks: Option<Vec<usize>>,
+    /// Held-out domains to run, comma-separated case-insensitive name fragments (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub domains: Option<Vec<String>>,
+    /// Seed of splits, draws and forests.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// P1 with the port columns only.
+    #[arg(long, conflicts_with = "no_ports")]
+    pub ports: bool,
+    /// P1 without the port columns only (default: both variants).
+    #[arg(long)]
+    pub no_ports: bool,
+    /// Smoke preset: fewer draws, Ks, trees and rows (under two minutes on two cores).
+    #[arg(long)]
+    pub quick: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+impl ProtocolArgs {
+    fn config(&self) -> BenchConfig {
+        let mut cfg = if self.quick {
+            BenchConfig::quick()
+        } else {
+            BenchConfig::default()
+        };
+        if let Some(d) = self.draws {
+            cfg.draws = d;
+        }
+        if let Some(ks) = &self.ks {
+            cfg.ks = ks.clone();
+        }
+        cfg.domains = self.domains.clone();
+        cfg.seed = self.seed;
+        cfg.progress = !self.no_progress;
+        cfg
+    }
+
+    fn ports_mode(&self) -> PortsMode {
+        match (self.ports, self.no_ports) {
+            (true, _) => PortsMode::With,
+            (_, true) => PortsMode::Without,
+            _ => PortsMode::Both,
+        }
+    }
+}
+
+/// Runs `metaforest bench …`; prints the macro-F1 tables, where the reports went and the wall time.
+/// The data folder and thread count are the global `--data` / `--threads`.
+pub fn run(ctx: &super::Context, args: BenchArgs) -> super::CmdResult {
+    let (protocols, pa) = match args.command {
+        BenchCommand::Forest(a) => return super::bench_forest::run(ctx, a),
+        BenchCommand::P1(a) => (vec![Protocol::P1], a),
+        BenchCommand::P2(a) => (vec![Protocol::P2], a),
+        BenchCommand::P3(a) => (vec![Protocol::P3], a),
+        BenchCommand::Syn(a) => (vec![Protocol::Synthetic], a),
+        BenchCommand::All(a) => (Protocol::ALL_REAL.to_vec(), a),
+    };
+    let mut req = BenchRequest::new(protocols, ctx.data_dir.clone(), pa.config());
+    req.ports = pa.ports_mode();
+    // The global rayon pool is already sized by `--threads`.
+    req.threads = None;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let started = Instant::now();
+    let out = run_bench(&req)?;
+    let secs = started.elapsed().as_secs_f64();
+    for n in out.notes.iter().filter(|n| n.starts_with("no data")) {
+        eprintln!("note: {n}");
+    }
+    let input = out.into_report_input(command, Some(secs));
+    let written = write_reports(&pa.out, &input, pa.json.as_deref())?;
+    for g in Grid::group(&input.records) {
+        let domain = g.report_domains().remove(0);
+        println!(
+            "\n{} — {} — macro-F1 (mean ± 95 % half-interval over draws)\n",
+            g.title(),
+            domain
+        );
+        print!("{}", markdown_metric_table(&g, &domain, "macro_f1"));
+    }
+    println!(
+        "{} records, {} files written to {} in {:.1} s wall time",
+        input.records.len(),
+        written.len(),
+        pa.out.display(),
+        secs
+    );
+    println!("report: {}", pa.out.join("report.md").display());
+    Ok(())
+}
