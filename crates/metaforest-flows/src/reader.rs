@@ -560,6 +560,24 @@ attack = "attack_class"
     }
 
     #[test]
+    fn max_rows_and_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "m.csv.gz", &gz(GOOD.as_bytes()));
+        let opts = ReadOptions {
+            max_rows: Some(2),
+            domain: Some("lab".into()),
+            ..Default::default()
+        };
+        let t = read_csv(&p, &schema(), &mut Encoders::new(), &opts).unwrap();
+        assert_eq!(t.n_rows(), 2);
+        assert_eq!(t.domain_names(), &["lab"]);
+        let h = read_header(&p, b',').unwrap();
+        assert_eq!(h, vec!["id", "bytes", "proto", "dur", "label", "attack"]);
+        let e = read_header(write(&dir, "e.csv", b""), b',').unwrap_err();
+        assert!(matches!(e, FlowsError::EmptyFile { .. }));
+    }
+
+    #[test]
     fn concatenated_gzip_members_are_read() {
         let dir = tempfile::tempdir().unwrap();
         let mut bytes = gz(b"id,bytes,proto,dur,label,attack\n1,10,tcp,0.5,0,normal\n");
