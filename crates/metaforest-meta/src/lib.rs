@@ -21,6 +21,7 @@ pub mod init;
 pub mod io;
 pub mod learner;
 pub mod network;
+pub mod rules;
 
 pub use descriptor::Support;
 pub use detector::{em_prior, Detector, Explanation, ForestContribution, PriorShift};

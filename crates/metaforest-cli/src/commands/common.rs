@@ -1,0 +1,272 @@
+//! Shared by train/adapt/detect/explain/rules/demo: the CLI's model files (a meta-model or detector plus
+//! the feature space it reads), input formats, and threshold calibration.
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use metaforest_flows::cicflowmeter::{CsvRowReader, Dialect};
+use metaforest_flows::zeek::{wrap_maybe_gzip, ConnLogReader, MappedRow};
+use metaforest_flows::{ColumnSpec, FlowsError, Schema};
+use metaforest_forest::Forest;
+use metaforest_meta::io::{read_file, write_file};
+use metaforest_meta::rules::{extract_rules, heaviest_known, Rule, RuleParams};
+use metaforest_meta::{Detector, MetaError, MetaModel};
+use ndarray::Array2;
+use serde::{Deserialize, Serialize};
+
+/// Magic of `metaforest train` output (`.mf`).
+pub const MODEL_MAGIC: &[u8; 8] = b"MFCLIMOD";
+/// Magic of `metaforest adapt` output (`.mfd`).
+pub const DETECTOR_MAGIC: &[u8; 8] = b"MFCLIDET";
+
+/// A meta-model with the feature space its forests read (names and categorical dictionaries), so that
+/// later files in any supported format can be mapped onto it.
+#[derive(Serialize, Deserialize)]
+pub struct ModelFile {
+    pub space: Vec<ColumnSpec>,
+    /// Where the training data came from (e.g. `NF-v2: NF-UNSW-NB15-v2, …`).
+    pub source: String,
+    pub model: MetaModel,
+}
+
+/// An adapted detector, its feature space, and the known forest its rules are read from (the most heavily
+/// weighted one at adaptation time; kept here because the detector does not expose its known forests).
+#[derive(Serialize, Deserialize)]
+pub struct DetectorFile {
+    pub space: Vec<ColumnSpec>,
+    pub source: String,
+    pub detector: Detector,
+    pub rule_forest: Option<(String, Forest)>,
+    /// How the threshold was chosen (printed by `detect`).
+    pub threshold_note: String,
+}
+
+/// A model-file problem, with a hint when the file is the other kind.
+fn check_kind(path: &Path, want: &[u8; 8], what: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let mut head = [0u8; 8];
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if f.read_exact(&mut head).is_err() {
+        return Err(format!(
+            "{}: not a metaforest {what} file (too short)",
+            path.display()
+        )
+        .into());
+    }
+    if &head != want {
+        let hint = match &head {
+            h if h == MODEL_MAGIC => {
+                " (it is a meta-model, .mf: adapt it first with `metaforest adapt`)"
+            }
+            h if h == DETECTOR_MAGIC => {
+                " (it is a detector, .mfd: use it with detect/explain/rules)"
+            }
+            _ => "",
+        };
+        return Err(format!("{}: not a metaforest {what} file{hint}", path.display()).into());
+    }
+    Ok(())
+}
+
+impl ModelFile {
+    pub fn save(&self, path: &Path) -> Result<(), MetaError> {
+        write_file(path, MODEL_MAGIC, self)
+    }
+    pub fn load(path: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        check_kind(path, MODEL_MAGIC, "meta-model (.mf)")?;
+        Ok(read_file(path, MODEL_MAGIC)?)
+    }
+}
+
+impl DetectorFile {
+    pub fn save(&self, path: &Path) -> Result<(), MetaError> {
+        write_file(path, DETECTOR_MAGIC, self)
+    }
+    pub fn load(path: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        check_kind(path, DETECTOR_MAGIC, "detector (.mfd)")?;
+        Ok(read_file(path, DETECTOR_MAGIC)?)
+    }
+    /// Whether a file starts with the detector magic.
+    pub fn is_detector(path: &Path) -> bool {
+        let mut head = [0u8; 8];
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok()
+            && &head == DETECTOR_MAGIC
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.space.iter().map(|c| c.name.clone()).collect()
+    }
+    /// The detector's ranked rules (re-derived from its current state).
+    pub fn rules(&self, params: &RuleParams) -> Vec<Rule> {
+        extract_rules(
+            &self.detector,
+            self.rule_forest.as_ref().map(|(n, f)| (n.as_str(), f)),
+            params,
+        )
+    }
+}
+
+/// The known forest rules are read from: the heaviest by the detector's task weights.
+pub fn rule_forest(detector: &Detector, model: &MetaModel) -> Option<(String, Forest)> {
+    let (k, name) = heaviest_known(detector)?;
+    Some((name, model.known.get(k)?.forest.clone()))
+}
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// NetFlow v2 CSV (NF-*-v2 data sets, nProbe exports).
+    NfV2,
+    /// CICFlowMeter CSV (CIC-IDS2017, CSE-CIC-IDS2018, the tool, Python cicflowmeter).
+    Cicflowmeter,
+    /// Zeek conn.log, TSV or JSON lines.
+    Zeek,
+    /// UNSW-NB15 CSV.
+    UnswNb15,
+    /// NSL-KDD CSV (with header).
+    NslKdd,
+}
+
+/// How to read a flow file.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Input format (ignored with --schema).
+    #[arg(long, value_enum, default_value = "nf-v2")]
+    pub format: Format,
+    /// A TOML schema describing a CSV export (see data/schemas/).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+}
+
+/// A streaming source of flows mapped onto a feature space.
+pub enum RowSource {
+    Csv(CsvRowReader<Box<dyn BufRead + Send>>),
+    Zeek(ConnLogReader<Box<dyn BufRead + Send>>),
+}
+
+impl RowSource {
+    /// Opens `path` (`-` or `None`: standard input) in the given format.
+    pub fn open(
+        path: Option<&Path>,
+        input: &InputArgs,
+        space: &[ColumnSpec],
+    ) -> Result<Self, FlowsError> {
+        let (reader, origin): (Box<dyn BufRead + Send>, PathBuf) = match path {
+            None => (
+                wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
+                "<stdin>".into(),
+            ),
+            Some(p) if p == Path::new("-") => (
+                wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
+                "<stdin>".into(),
+            ),
+            Some(p) => (metaforest_flows::zeek::open_maybe_gzip(p)?, p.to_path_buf()),
+        };
+        let dialect = match (&input.schema, input.format) {
+            (Some(s), _) => Dialect::Schema(Schema::from_path(s)?),
+            (None, Format::Zeek) => {
+                return Ok(RowSource::Zeek(ConnLogReader::new(reader, origin, space)?))
+            }
+            (None, Format::Cicflowmeter) => Dialect::CicFlowMeter,
+            (None, Format::NfV2) => Dialect::Schema(Schema::builtin("nf-v2")?),
+            (None, Format::UnswNb15) => Dialect::Schema(Schema::builtin("unsw-nb15")?),
+            (None, Format::NslKdd) => Dialect::Schema(Schema::builtin("nsl-kdd")?),
+        };
+        Ok(RowSource::Csv(CsvRowReader::new(
+            reader, origin, &dialect, space,
+        )?))
+    }
+
+    /// Next row: `None` at the end, `Some(Err)` for a malformed record (or a fatal I/O error: see
+    /// [`is_fatal`]).
+    pub fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow, FlowsError>> {
+        match self {
+            RowSource::Csv(r) => r.next_row(out),
+            RowSource::Zeek(r) => r.next_row(out),
+        }
+    }
+
+    /// `(target feature, source)` pairs actually read.
+    pub fn mapping(&self) -> Vec<(String, String)> {
+        match self {
+            RowSource::Csv(r) => r.mapping(),
+            RowSource::Zeek(r) => r.mapping(),
+        }
+    }
+}
+
+/// Errors after which the stream cannot continue.
+pub fn is_fatal(e: &FlowsError) -> bool {
+    matches!(e, FlowsError::Io { .. } | FlowsError::Gzip { .. })
+}
+
+/// A labelled file read whole (supports are small): features, 0/1 labels.
+pub fn read_labelled(
+    path: &Path,
+    input: &InputArgs,
+    space: &[ColumnSpec],
+) -> Result<(Array2<f64>, Vec<u32>), Box<dyn std::error::Error>> {
+    let mut src = RowSource::open(Some(path), input, space)?;
+    let f = space.len();
+    let mut row = vec![0.0; f];
+    let mut flat = Vec::new();
+    let mut y = Vec::new();
+    while let Some(r) = src.next_row(&mut row) {
+        let r = r?;
+        let label = r.label.ok_or_else(|| {
+            format!(
+                "{}: line {}: no label (the support must be labelled: a Label/Attack column)",
+                path.display(),
+                r.line
+            )
+        })?;
+        flat.extend_from_slice(&row);
+        y.push(u32::from(label));
+    }
+    let n = y.len();
+    Ok((Array2::from_shape_vec((n, f), flat)?, y))
+}
+
+/// The lowest threshold at which at most `max_far` of the support's benign flows raise an alarm, never
+/// below `floor`. In-sample support scores are optimistic, so this is a lower bound on the false-alarm
+/// rate a new flow will see, not a guarantee.
+pub fn calibrate_far(detector: &Detector, max_far: f64, floor: f64) -> f64 {
+    let (x, y) = detector.support();
+    let scores = detector.predict_proba(x);
+    let mut benign: Vec<f64> = scores
+        .iter()
+        .zip(y)
+        .filter(|(_, &l)| l == 0)
+        .map(|(s, _)| *s)
+        .collect();
+    if benign.is_empty() {
+        return floor;
+    }
+    benign.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (max_far * benign.len() as f64).floor() as usize;
+    let t = if allowed >= benign.len() {
+        0.0
+    } else {
+        // Just above the (allowed+1)-th highest benign score: verdict is `score >= threshold`.
+        next_up(benign[allowed])
+    };
+    t.max(floor).min(1.0)
+}
+
+fn next_up(v: f64) -> f64 {
+    if v >= 1.0 {
+        1.0
+    } else {
+        f64::from_bits(v.to_bits() + 1).max(v + 1e-9)
+    }
+}
+
+/// `1.2 MB`-style size.
+pub fn human_bytes(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MB", n as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} kB", n as f64 / 1024.0)
+    }
+}
