@@ -8,6 +8,7 @@
 //! - [`domains`]: domains (named row subsets) and tasks; [`episode`]: seeded stratified K-shot episodes
 //!   and splits; [`synthetic`]: a synthetic multi-network generator in the NF-v2 feature space.
 
+pub mod cicflowmeter;
 pub mod datasets;
 pub mod domains;
 pub mod episode;
@@ -17,6 +18,7 @@ pub mod rng;
 mod schema;
 pub mod synthetic;
 mod table;
+pub mod zeek;
 
 use std::path::{Path, PathBuf};
 
