@@ -48,6 +48,9 @@ pub enum EvalError {
     /// The forest crate failed (fitting, predicting).
     #[error(transparent)]
     Forest(#[from] metaforest_forest::ForestError),
+    /// The meta-learner failed (meta-training or adaptation).
+    #[error(transparent)]
+    Meta(#[from] metaforest_meta::MetaError),
 }
 
 /// Result alias for this crate.

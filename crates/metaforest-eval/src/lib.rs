@@ -13,6 +13,7 @@ pub mod baselines;
 pub mod bench;
 pub mod error;
 pub mod learner;
+pub mod meta_method;
 pub mod method;
 pub mod metrics;
 pub mod protocol;

@@ -99,19 +99,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|&c| c as u8)
             .collect();
         let ta = std::time::Instant::now();
-        let mut det = model.adapt(sx.view(), &sy)?;
+        let det = model.adapt(sx.view(), &sy)?;
         adapt_ms.push(ta.elapsed().as_secs_f64() * 1e3);
         let pm = det.predict(test_x.view());
-        let pool_x = table
-            .features()
-            .select(Axis(0), &split.pool[..split.pool.len().min(5000)]);
-        det.use_em_prior(pool_x.view());
-        let pe = det.predict(test_x.view());
+        let step = (split.pool.len() / 512).max(1);
+        let unl: Vec<usize> = split
+            .pool
+            .iter()
+            .copied()
+            .step_by(step)
+            .filter(|r| !ep.support.contains(r))
+            .collect();
+        let pool_x = table.features().select(Axis(0), &unl);
+        let det_u = model.adapt_with_unlabelled(sx.view(), &sy, pool_x.view())?;
+        let pe = det_u.predict(test_x.view());
         b0s.push(macro_f1(&test_y, &pb0));
         metas.push(macro_f1(&test_y, &pm));
         ems.push(macro_f1(&test_y, &pe));
         println!(
-            "draw {draw}: B0 {:.3}  META {:.3}  META+EM {:.3}  init {:?} weights {:?}",
+            "draw {draw}: B0 {:.3}  META {:.3}  META+U {:.3}  init {:?} weights {:?}",
             b0s.last().unwrap(),
             metas.last().unwrap(),
             ems.last().unwrap(),
@@ -124,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!(
-        "{} K={k}: B0 {:.3}  META {:.3}  META+EM {:.3}  (paired META−B0 {:+.3}); adapt {:.0} ms mean",
+        "{} K={k}: B0 {:.3}  META {:.3}  META+U {:.3}  (paired META−B0 {:+.3}); adapt {:.0} ms mean",
         domains[held].name,
         mean(&b0s),
         mean(&metas),

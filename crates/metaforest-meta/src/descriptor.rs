@@ -15,7 +15,7 @@ pub const FOREST_WIDTH: usize = 17;
 /// Width of a per-(forest, flow) descriptor (see [`QueryEvidence`]).
 pub const QUERY_WIDTH: usize = 8;
 /// Width of the task descriptor (see [`task_descriptor`]).
-pub const TASK_WIDTH: usize = 11;
+pub const TASK_WIDTH: usize = 15;
 /// Input width of the weighting network: forest ‖ flow ‖ task.
 pub const WEIGHT_IN: usize = FOREST_WIDTH + QUERY_WIDTH + TASK_WIDTH;
 /// Input width of the configuration head: task ‖ mean of the known forests' descriptors.
@@ -383,13 +383,46 @@ impl SupportStats {
     }
 }
 
+/// What the domain's unlabelled flows say, when the operator supplies some (they always have unlabelled traffic).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnlabelledSummary {
+    /// Mean attack probability of the local forest (trained on the balanced support) on the unlabelled flows.
+    pub local_mean: f64,
+    /// EM estimate of the attack share (Saerens et al. 2002) from the local forest's probabilities.
+    pub em_prior: f64,
+    /// Mean attack probability of the known forests on the unlabelled flows.
+    pub known_mean: f64,
+}
+
+impl UnlabelledSummary {
+    pub fn of(local: &Forest, known: &[&Forest], x: ArrayView2<f64>) -> Option<Self> {
+        if x.nrows() == 0 {
+            return None;
+        }
+        let p = attack_probs(local, x);
+        let local_mean = p.iter().sum::<f64>() / p.len() as f64;
+        let known_mean = known
+            .iter()
+            .map(|f| attack_probs(f, x).iter().sum::<f64>() / x.nrows() as f64)
+            .sum::<f64>()
+            / known.len().max(1) as f64;
+        Some(Self {
+            local_mean,
+            em_prior: crate::detector::em_prior(&p, 0.5),
+            known_mean,
+        })
+    }
+}
+
 /// Slots: 0 ln K / ln 100, 1 known forests / 8, 2 mean known support log-loss, 3 best known support AUC, 4 mean known
 /// support AUC, 5 mean known p on support benign, 6 mean known p on support attacks, 7 constant-feature share,
-/// 8 mean SMD, 9 max SMD, 10 mean known distribution shift.
+/// 8 mean SMD, 9 max SMD, 10 mean known distribution shift, 11 unlabelled flows given (0/1), 12 local forest's mean p
+/// on them, 13 logit of their EM attack share / 5, 14 known forests' mean p on them (12–14 are ½, 0, ½ without).
 pub fn task_descriptor(
     k: usize,
     known: &[ForestEvidence],
     stats: &SupportStats,
+    unlabelled: Option<&UnlabelledSummary>,
 ) -> [f32; TASK_WIDTH] {
     let n = known.len().max(1) as f64;
     let mean = |slot: usize| known.iter().map(|e| e.descriptor[slot] as f64).sum::<f64>() / n;
@@ -398,6 +431,10 @@ pub fn task_descriptor(
         .map(|e| e.descriptor[6] as f64)
         .fold(0.5, f64::max);
     let nf = stats.smd.len().max(1) as f64;
+    let (given, local_mean, em, known_mean) = match unlabelled {
+        Some(u) => (1.0, u.local_mean, logit(u.em_prior) / 5.0, u.known_mean),
+        None => (0.0, 0.5, 0.0, 0.5),
+    };
     let d = [
         (k.max(1) as f64).ln() / 100f64.ln(),
         known.len() as f64 / 8.0,
@@ -410,6 +447,10 @@ pub fn task_descriptor(
         stats.smd.iter().sum::<f64>() / nf,
         stats.smd.iter().copied().fold(0.0, f64::max),
         mean(14),
+        given,
+        local_mean,
+        em,
+        known_mean,
     ];
     d.map(|v| v as f32)
 }
@@ -583,13 +624,9 @@ impl Normalizer {
     /// Standardises in place; non-finite values become the column mean (0 after scaling), large values are clipped.
     pub fn apply<const W: usize>(&self, rows: &mut [[f32; W]]) {
         for r in rows {
-            for j in 0..W {
-                let v = if r[j].is_finite() {
-                    (r[j] - self.mean[j]) / self.scale[j]
-                } else {
-                    0.0
-                };
-                r[j] = v.clamp(-10.0, 10.0);
+            for ((v, m), s) in r.iter_mut().zip(&self.mean).zip(&self.scale) {
+                let z = if v.is_finite() { (*v - m) / s } else { 0.0 };
+                *v = z.clamp(-10.0, 10.0);
             }
         }
     }

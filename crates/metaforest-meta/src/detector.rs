@@ -13,17 +13,6 @@ use crate::init::LocalForestSettings;
 use crate::learner::{MetaModel, TaskLearner};
 use crate::network::{combine, MetaLearner, MlpMetaLearner};
 
-/// How the detector sets its decision threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub enum PriorShift {
-    /// The meta-learned threshold shift (learned across episodes whose query sets kept each domain's natural class
-    /// balance). Uses labelled support flows only.
-    Learned,
-    /// The new domain's attack share estimated by EM from its unlabelled flows (Saerens et al. 2002), applied to the
-    /// ensemble's balanced-support probabilities. Uses unlabelled traffic.
-    Em { attack_prior: f64 },
-}
-
 /// A detector for one new domain.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Detector {
@@ -39,7 +28,9 @@ pub struct Detector {
     task: [f32; TASK_WIDTH],
     /// The initialisation the meta-network chose (reported by `explain`).
     pub initialisation: crate::init::Initialisation,
-    pub shift: PriorShift,
+    /// A sample of the domain's unlabelled flows, when supplied: the threshold shift then also reads what they say
+    /// about the domain's class balance (labelled "uses unlabelled traffic" in reports).
+    unlabelled: Option<Array2<f64>>,
     /// Attack-probability threshold for `predict`.
     pub threshold: f64,
     model_params: crate::learner::MetaParams,
@@ -61,7 +52,7 @@ pub struct ForestContribution {
 pub struct Explanation {
     pub score: f64,
     pub attack: bool,
-    /// Logit shift applied after weighting (learned or EM prior).
+    /// Logit shift applied after weighting (the learned threshold / prior correction).
     pub shift: f64,
     pub forests: Vec<ForestContribution>,
     /// Features used on the decision paths of the most heavily weighted forest, with the share of its trees' split
@@ -73,11 +64,46 @@ impl MetaModel {
     /// Adapts to a new domain from a labelled support (0 = benign, 1 = attack): describe, one forward pass of the
     /// meta-network, grow the initialised local forest, return the weighted ensemble.
     pub fn adapt(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<Detector> {
+        self.adapt_inner(x, y, None)
+    }
+
+    /// As [`MetaModel::adapt`], and also reads a sample of the domain's unlabelled flows (at most
+    /// [`crate::learner::UNLABELLED_SAMPLE`] are used) to set the threshold shift for the domain's class balance.
+    pub fn adapt_with_unlabelled(
+        &self,
+        x: ArrayView2<f64>,
+        y: &[u32],
+        unlabelled: ArrayView2<f64>,
+    ) -> Result<Detector> {
+        if unlabelled.ncols() != self.n_features {
+            return Err(crate::error::MetaError::FeatureMismatch {
+                expected: self.n_features,
+                got: unlabelled.ncols(),
+            });
+        }
+        let n = unlabelled.nrows().min(crate::learner::UNLABELLED_SAMPLE);
+        self.adapt_inner(
+            x,
+            y,
+            Some(unlabelled.slice(ndarray::s![..n, ..]).to_owned()),
+        )
+    }
+
+    fn adapt_inner(
+        &self,
+        x: ArrayView2<f64>,
+        y: &[u32],
+        unlabelled: Option<Array2<f64>>,
+    ) -> Result<Detector> {
         self.check_support(x, y)?;
         let support = Support { x: x.view(), y };
         let ids: Vec<usize> = (0..self.known.len()).collect();
-        let (initialisation, local, evidence, task) =
-            self.analyse(&ids, support, &self.params.local)?;
+        let (initialisation, local, evidence, task) = self.analyse(
+            &ids,
+            support,
+            unlabelled.as_ref().map(|u| u.view()),
+            &self.params.local,
+        )?;
         Ok(Detector {
             known: Arc::clone(&self.known),
             heads: self.heads.clone(),
@@ -89,7 +115,7 @@ impl MetaModel {
             evidence,
             task,
             initialisation,
-            shift: PriorShift::Learned,
+            unlabelled,
             threshold: 0.5,
             model_params: self.params.clone(),
             init_norm: self.init_norm.clone(),
@@ -120,7 +146,9 @@ impl Detector {
             y: &self.support_y,
         };
         let ids: Vec<usize> = (0..self.known.len()).collect();
-        let (init, local, evidence, task) = model.analyse(&ids, support, &self.local_settings)?;
+        let unlabelled = self.unlabelled.as_ref().map(|u| u.view());
+        let (init, local, evidence, task) =
+            model.analyse(&ids, support, unlabelled, &self.local_settings)?;
         self.initialisation = init;
         self.local = local;
         self.evidence = evidence;
@@ -187,23 +215,10 @@ impl Detector {
             return vec![];
         }
         let (q, out) = self.outputs(x);
-        let probs = Self::flat_probs(&q);
-        match self.shift {
-            PriorShift::Learned if self.heads.weight.is_some() => {
-                combine(&out, &probs, q.n_forests)
-            }
-            PriorShift::Learned => q.probs[q.n_forests - 1].clone(),
-            PriorShift::Em { attack_prior } => {
-                let no_bias: Vec<(f32, f32)> = out.iter().map(|o| (o.0, 0.0)).collect();
-                let base = if self.heads.weight.is_some() {
-                    combine(&no_bias, &probs, q.n_forests)
-                } else {
-                    q.probs[q.n_forests - 1].clone()
-                };
-                base.iter()
-                    .map(|&p| sigmoid(logit(p) + logit(attack_prior)))
-                    .collect()
-            }
+        if self.heads.weight.is_some() {
+            combine(&out, &Self::flat_probs(&q), q.n_forests)
+        } else {
+            q.probs[q.n_forests - 1].clone()
         }
     }
 
@@ -215,14 +230,9 @@ impl Detector {
             .collect()
     }
 
-    /// Estimates the domain's attack share from unlabelled flows by EM (Saerens et al. 2002) and switches the
-    /// threshold shift to it. Returns the estimate.
-    pub fn use_em_prior(&mut self, unlabelled: ArrayView2<f64>) -> f64 {
-        self.shift = PriorShift::Em { attack_prior: 0.5 };
-        let base = self.predict_proba(unlabelled); // balanced-support probabilities (prior ½, no shift)
-        let pi = em_prior(&base, 0.5);
-        self.shift = PriorShift::Em { attack_prior: pi };
-        pi
+    /// Whether the detector reads unlabelled flows of its domain (reports label such results separately).
+    pub fn uses_unlabelled(&self) -> bool {
+        self.unlabelled.is_some()
     }
 
     /// Per-task weight of each forest: the mean of its per-flow weights over the support flows.
@@ -267,10 +277,7 @@ impl Detector {
             })
             .collect();
         let score = self.predict_proba(x)[0];
-        let shift = match self.shift {
-            PriorShift::Learned => out.iter().map(|o| o.1 as f64).sum::<f64>() / nf as f64,
-            PriorShift::Em { attack_prior } => logit(attack_prior),
-        };
+        let shift = out.iter().map(|o| o.1 as f64).sum::<f64>() / nf as f64;
         let top = forests
             .iter()
             .enumerate()

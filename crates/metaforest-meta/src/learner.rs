@@ -221,7 +221,10 @@ impl MetaParams {
         if !(0.0..=1.0).contains(&self.class_task_share) {
             return bad("class_task_share", "must lie in [0, 1]");
         }
-        if self.schedule.max_epochs == 0 || !(self.schedule.learning_rate > 0.0) {
+        if self.schedule.max_epochs == 0
+            || self.schedule.learning_rate.is_nan()
+            || self.schedule.learning_rate <= 0.0
+        {
             return bad("schedule", "max_epochs ≥ 1 and a positive learning rate");
         }
         Ok(self)
@@ -258,6 +261,9 @@ struct EpisodeRows {
     k: usize,
     support: Vec<usize>,
     query: Vec<usize>,
+    /// Unlabelled flows of the same task (natural balance), disjoint from support and query; empty in the episodes
+    /// that train the labelled-only mode.
+    unlabelled: Vec<usize>,
 }
 
 fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Option<EpisodeRows> {
@@ -302,13 +308,28 @@ fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Opti
     let qa = ((q as f64 * rest_a.len() as f64 / total).round() as usize).clamp(1, rest_a.len());
     let qb = (q.saturating_sub(qa)).clamp(1, rest_b.len());
     let query = rest_b[..qb].iter().chain(&rest_a[..qa]).copied().collect();
+    // Half of the episodes see unlabelled flows of the task, so one network serves both modes.
+    let (left_b, left_a) = (&rest_b[qb..], &rest_a[qa..]);
+    let unlabelled = if rng.gen_bool(0.5) && !left_b.is_empty() {
+        let u = UNLABELLED_SAMPLE.min(left_b.len() + left_a.len());
+        let ua = (u as f64 * left_a.len() as f64 / (left_b.len() + left_a.len()) as f64).round();
+        let ua = (ua as usize).min(left_a.len());
+        let ub = u.saturating_sub(ua).min(left_b.len());
+        left_b[..ub].iter().chain(&left_a[..ua]).copied().collect()
+    } else {
+        Vec::new()
+    };
     Some(EpisodeRows {
         target: t,
         k,
         support,
         query,
+        unlabelled,
     })
 }
+
+/// Unlabelled flows per meta-training episode (and the default sample size at adaptation).
+pub const UNLABELLED_SAMPLE: usize = 512;
 
 /// Stage-A episode: inputs and targets of the initialisation heads.
 struct InitEpisode {
@@ -347,7 +368,24 @@ impl MetaModel {
             domains = known.len(),
             "meta-training: task learners trained"
         );
+        Self::fit_with_task_learners(domains, known, params)
+    }
 
+    /// Meta-trains with task learners trained elsewhere (one per domain, same order; e.g. the evaluation harness's
+    /// per-domain forests, so they are trained once per protocol run).
+    pub fn fit_with_task_learners(
+        domains: &[DomainData],
+        known: Vec<TaskLearner>,
+        params: &MetaParams,
+    ) -> Result<Self> {
+        params.check()?;
+        if domains.len() < 2 || known.len() != domains.len() {
+            return Err(MetaError::TooFewDomains {
+                needed: 2.max(domains.len()),
+                got: known.len().min(domains.len()),
+            });
+        }
+        let nf = domains[0].x.ncols();
         let specs: Vec<EpisodeRows> = (0..params.n_episodes as u64)
             .filter_map(|i| draw_episode(domains, params, i))
             .collect();
@@ -490,7 +528,9 @@ impl MetaModel {
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         let plain = grow_local(&Initialisation::plain(), &settings, support, &known_forests)?;
         let (evidence, stats) = self.evidence(&ids, &plain, support);
-        let task = task_descriptor(s.k, &evidence[..ids.len()], &stats);
+        let ux = select(&d.x, &s.unlabelled);
+        let summary = UnlabelledSummary::of(&plain, &known_forests, ux.view());
+        let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, summary.as_ref());
         let donor = best_donor(&evidence[..ids.len()], support);
         let losses: Vec<f64> = CONFIGS
             .iter()
@@ -540,7 +580,9 @@ impl MetaModel {
             y: &sy,
         };
         let ids = self.known_except(s.target);
-        let (_, local, evidence, task) = self.analyse(&ids, support, &self.local_settings(s))?;
+        let ux = select(&d.x, &s.unlabelled);
+        let (_, local, evidence, task) =
+            self.analyse(&ids, support, Some(ux.view()), &self.local_settings(s))?;
         let mut forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         forests.push(&local);
         let q = query_evidence(&forests, &evidence, &task, qx.view());
@@ -548,10 +590,12 @@ impl MetaModel {
         let probs = (0..nq)
             .flat_map(|r| q.probs.iter().map(move |p| p[r] as f32))
             .collect();
+        let labels: Vec<f32> = s.query.iter().map(|&r| d.y[r] as f32).collect();
         Ok(WeightEpisode {
             rows: q.rows,
             probs,
-            labels: s.query.iter().map(|&r| d.y[r] as f32).collect(),
+            loss_weights: loss_weights(&labels, s.unlabelled.is_empty()),
+            labels,
             n_forests: forests.len(),
         })
     }
@@ -584,6 +628,7 @@ impl MetaModel {
         &self,
         ids: &[usize],
         support: Support,
+        unlabelled: Option<ArrayView2<f64>>,
         settings: &LocalForestSettings,
     ) -> Result<Initialisation> {
         if !self.params.heads.init() {
@@ -592,7 +637,13 @@ impl MetaModel {
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         let plain = grow_local(&Initialisation::plain(), settings, support, &known_forests)?;
         let (evidence, stats) = self.evidence(ids, &plain, support);
-        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats);
+        let summary = unlabelled.and_then(|u| UnlabelledSummary::of(&plain, &known_forests, u));
+        let task = task_descriptor(
+            support.y.len() / 2,
+            &evidence[..ids.len()],
+            &stats,
+            summary.as_ref(),
+        );
         let mut cfg_in = [init_input(&task, &evidence[..ids.len()])];
         self.init_norm.apply(&mut cfg_in);
         let logits = self.heads.config_logits(&cfg_in[0]);
@@ -624,6 +675,7 @@ impl MetaModel {
         &self,
         ids: &[usize],
         support: Support,
+        unlabelled: Option<ArrayView2<f64>>,
         settings: &LocalForestSettings,
     ) -> Result<(
         Initialisation,
@@ -631,11 +683,17 @@ impl MetaModel {
         Vec<ForestEvidence>,
         [f32; TASK_WIDTH],
     )> {
-        let init = self.initialise(ids, support, settings)?;
+        let init = self.initialise(ids, support, unlabelled, settings)?;
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         let local = grow_local(&init, settings, support, &known_forests)?;
         let (evidence, stats) = self.evidence(ids, &local, support);
-        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats);
+        let summary = unlabelled.and_then(|u| UnlabelledSummary::of(&local, &known_forests, u));
+        let task = task_descriptor(
+            support.y.len() / 2,
+            &evidence[..ids.len()],
+            &stats,
+            summary.as_ref(),
+        );
         Ok((init, local, evidence, task))
     }
 

@@ -24,8 +24,10 @@ pub mod network;
 pub mod rules;
 
 pub use descriptor::Support;
-pub use detector::{em_prior, Detector, Explanation, ForestContribution, PriorShift};
+pub use detector::{em_prior, Detector, Explanation, ForestContribution};
 pub use error::{MetaError, Result};
 pub use init::{Initialisation, LocalConfig, CONFIGS};
-pub use learner::{train_task_learners, DomainData, Heads, MetaModel, MetaParams, TaskLearner};
+pub use learner::{
+    train_task_learners, DomainData, Heads, MetaModel, MetaParams, TaskLearner, UNLABELLED_SAMPLE,
+};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};

@@ -130,6 +130,9 @@ pub struct WeightEpisode {
     pub rows: Vec<[f32; WEIGHT_IN]>,
     pub probs: Vec<f32>,
     pub labels: Vec<f32>,
+    /// Per-flow loss weights summing to 1: class-balanced when the episode has no unlabelled flows (the domain's
+    /// class balance is then unknowable, so no prior should be learned), natural balance when it has them.
+    pub loss_weights: Vec<f32>,
     pub n_forests: usize,
 }
 
@@ -150,16 +153,36 @@ pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f
         .collect()
 }
 
-fn bce(p: &[f64], y: &[f32]) -> f64 {
+fn bce(p: &[f64], y: &[f32], w: &[f32]) -> f64 {
     let eps = crate::descriptor::PROB_EPS;
     p.iter()
         .zip(y)
-        .map(|(&p, &y)| {
+        .zip(w)
+        .map(|((&p, &y), &w)| {
             let p = p.clamp(eps, 1.0 - eps);
-            -(y as f64 * p.ln() + (1.0 - y as f64) * (1.0 - p).ln())
+            -(y as f64 * p.ln() + (1.0 - y as f64) * (1.0 - p).ln()) * w as f64
         })
         .sum::<f64>()
-        / p.len().max(1) as f64
+}
+
+/// Loss weights for a query: each class gets half of the total (`balanced`), or every flow the same share.
+pub fn loss_weights(labels: &[f32], balanced: bool) -> Vec<f32> {
+    let n = labels.len().max(1) as f32;
+    if !balanced {
+        return vec![1.0 / n; labels.len()];
+    }
+    let pos = labels.iter().filter(|&&y| y > 0.5).count() as f32;
+    let neg = labels.len() as f32 - pos;
+    labels
+        .iter()
+        .map(|&y| {
+            if y > 0.5 {
+                0.5 / pos.max(1.0)
+            } else {
+                0.5 / neg.max(1.0)
+            }
+        })
+        .collect()
 }
 
 /// Mean query cross-entropy of the weighted ensemble over episodes, through the plain forward pass.
@@ -175,6 +198,7 @@ pub fn weight_loss(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
             bce(
                 &combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests),
                 &e.labels,
+                &e.loss_weights,
             )
         })
         .sum();
@@ -237,6 +261,7 @@ pub fn train_weight_head(
             let x = dev.tensor_from_vec(flat, (q * f, Const::<WEIGHT_IN>));
             let probs = dev.tensor_from_vec(e.probs.clone(), (q, f));
             let y = dev.tensor_from_vec(e.labels.clone(), (q,));
+            let lw = dev.tensor_from_vec(e.loss_weights.clone(), (q,));
             let out = model.forward_mut(x.traced(grads));
             let (out, tape) = out.split_tape();
             let (wl, tape) = out.clone().put_tape(tape).matmul(wsel.clone()).split_tape();
@@ -252,7 +277,7 @@ pub fn train_weight_head(
                 .put_tape(tape)
                 .reshape_like(&(q, f))
                 .mean::<(usize,), Axis<1>>();
-            let loss = binary_cross_entropy_with_logits_loss(b + lg, y);
+            let loss = ((b + lg).bce_with_logits(y) * lw).sum::<(), _>();
             train_loss += loss.array() as f64;
             grads = loss.backward();
             opt.update(&mut model, &grads).map_err(net_err)?;

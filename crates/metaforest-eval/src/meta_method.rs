@@ -1,0 +1,137 @@
+//! META as one more row of the reports: the meta-learner, meta-trained once per fold on the known domains only
+//! (their rows and the fold's per-domain forests), then adapted on every draw's support.
+//!
+//! `META` uses the labelled support only; `META+U` also reads the fold's unlabelled pool sample (like B6) to set
+//! its threshold shift. Both share one meta-model per fold.
+
+use std::sync::{Arc, Mutex};
+
+use metaforest_meta::descriptor::ForestFacts;
+use metaforest_meta::{DomainData, MetaModel, MetaParams, TaskLearner};
+
+use crate::error::{EvalError, Result};
+use crate::method::{Draw, Fold, Method, Scored};
+
+/// The per-fold meta-model, shared by the META variants so it is trained once per fold.
+#[derive(Default)]
+pub struct SharedMetaModel {
+    slot: Mutex<Option<(String, Arc<MetaModel>)>>,
+}
+
+impl SharedMetaModel {
+    fn get_or_train(&self, fold: &Fold, params: &MetaParams) -> Result<Arc<MetaModel>> {
+        let key = format!("{}/{}/{}", fold.protocol, fold.variant, fold.held_out);
+        let mut slot = self.slot.lock().expect("meta-model lock poisoned");
+        if let Some((k, m)) = slot.as_ref() {
+            if *k == key {
+                return Ok(Arc::clone(m));
+            }
+        }
+        // Only the known domains reach the meta-learner: their rows and the fold's forests trained on them.
+        let domains: Vec<DomainData> = fold
+            .known
+            .iter()
+            .map(|d| DomainData::from_table(&fold.table, &d.name, &d.rows))
+            .collect();
+        let learners: Vec<TaskLearner> = fold
+            .known
+            .iter()
+            .zip(&fold.known_forests)
+            .map(|(d, f)| TaskLearner {
+                name: d.name.clone(),
+                forest: (**f).clone(),
+                facts: ForestFacts::of(f, d.rows.len().min(fold.config.known_cap)),
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        let model =
+            MetaModel::fit_with_task_learners(&domains, learners, &params.clone().seed(fold.seed))?;
+        tracing::info!(fold = %key, seconds = t.elapsed().as_secs_f64(), "META meta-trained");
+        let model = Arc::new(model);
+        *slot = Some((key, Arc::clone(&model)));
+        Ok(model)
+    }
+}
+
+/// The meta-learner as a [`Method`].
+pub struct MetaMethod {
+    name: String,
+    unlabelled: bool,
+    params: MetaParams,
+    shared: Arc<SharedMetaModel>,
+    model: Option<Arc<MetaModel>>,
+}
+
+impl MetaMethod {
+    /// `META` (labelled support only) and `META+U` (also the unlabelled pool sample), sharing one meta-model.
+    pub fn pair(params: MetaParams) -> Vec<Box<dyn Method>> {
+        let shared = Arc::new(SharedMetaModel::default());
+        [("META", false), ("META+U", true)]
+            .into_iter()
+            .map(|(name, unlabelled)| {
+                Box::new(MetaMethod {
+                    name: name.to_string(),
+                    unlabelled,
+                    params: params.clone(),
+                    shared: Arc::clone(&shared),
+                    model: None,
+                }) as Box<dyn Method>
+            })
+            .collect()
+    }
+
+    /// One named variant with its own meta-model (the ablation rows: different [`metaforest_meta::Heads`]).
+    pub fn single(name: &str, params: MetaParams) -> Box<dyn Method> {
+        Box::new(MetaMethod {
+            name: name.to_string(),
+            unlabelled: false,
+            params,
+            shared: Arc::new(SharedMetaModel::default()),
+            model: None,
+        })
+    }
+}
+
+impl Method for MetaMethod {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn describe(&self) -> String {
+        let u = if self.unlabelled {
+            ", reads unlabelled flows"
+        } else {
+            ""
+        };
+        format!(
+            "meta-learned weights, threshold shift and local-forest initialisation ({:?} heads{u})",
+            self.params.heads
+        )
+    }
+    fn uses_unlabelled(&self) -> bool {
+        self.unlabelled
+    }
+    fn prepare(&mut self, fold: &Fold) -> Result<()> {
+        self.model = Some(self.shared.get_or_train(fold, &self.params)?);
+        Ok(())
+    }
+    fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored> {
+        let model = self.model.as_ref().ok_or_else(|| {
+            EvalError::Config(format!("{}: score called before prepare", self.name))
+        })?;
+        let detector = if self.unlabelled {
+            model.adapt_with_unlabelled(
+                draw.x_support.view(),
+                &draw.y_support,
+                fold.x_unlabelled.view(),
+            )
+        } else {
+            model.adapt(draw.x_support.view(), &draw.y_support)
+        }?;
+        let proba = detector.predict_proba(fold.x_test.view());
+        let pred = proba
+            .iter()
+            .map(|&p| (p >= detector.threshold) as u8)
+            .collect();
+        Ok(Scored { proba, pred })
+    }
+}

@@ -1,0 +1,212 @@
+//! Meta-learner tests on the synthetic generator (fast, no real data needed).
+
+use metaforest_flows::domains::domains_by_dataset;
+use metaforest_flows::synthetic::{generate, SyntheticConfig};
+use metaforest_flows::FlowTable;
+use metaforest_meta::descriptor::*;
+use metaforest_meta::{DomainData, MetaError, MetaModel, MetaParams};
+use ndarray::{Array2, Axis};
+
+fn table() -> FlowTable {
+    generate(&SyntheticConfig {
+        n_networks: 4,
+        rows_per_network: 1_500,
+        attack_fraction: 0.3,
+        seed: 3,
+    })
+    .unwrap()
+}
+
+fn small_params() -> MetaParams {
+    MetaParams::default()
+        .n_episodes(40)
+        .ks(vec![1, 5])
+        .query_size(64)
+        .task_learner_trees(10)
+        .local_trees(12)
+        .max_epochs(3)
+        .seed(5)
+}
+
+/// Known domains 0..3, held-out domain 3 (returned as rows).
+fn split(t: &FlowTable) -> (Vec<DomainData>, Vec<usize>) {
+    let d = domains_by_dataset(t);
+    let known = d[..3]
+        .iter()
+        .map(|d| DomainData::from_table(t, &d.name, &d.rows))
+        .collect();
+    (known, d[3].rows.clone())
+}
+
+fn support(t: &FlowTable, rows: &[usize], k: usize) -> (Array2<f64>, Vec<u32>) {
+    let l = t.labels();
+    let mut pick: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| l[r] == 0)
+        .take(k)
+        .collect();
+    pick.extend(rows.iter().copied().filter(|&r| l[r] == 1).take(k));
+    (
+        t.features().select(Axis(0), &pick),
+        pick.iter().map(|&r| l[r] as u32).collect(),
+    )
+}
+
+#[test]
+fn adapt_predicts_probabilities_and_rejects_bad_supports() {
+    let t = table();
+    let (known, held) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    let (sx, sy) = support(&t, &held, 5);
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    let test = t.features().select(Axis(0), &held[100..400]);
+    let p = det.predict_proba(test.view());
+    assert_eq!(p.len(), 300);
+    assert!(p.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p)));
+    let w = det.task_weights();
+    assert!(
+        (w.iter().sum::<f64>() - 1.0).abs() < 1e-6,
+        "weights sum to 1: {w:?}"
+    );
+
+    // One class only: a clear error, not a panic.
+    let benign_only = vec![0u32; sy.len()];
+    assert!(matches!(
+        model.adapt(sx.view(), &benign_only),
+        Err(MetaError::OneClassSupport { missing: "attack" })
+    ));
+    // Wrong feature width.
+    let narrow = sx.select(Axis(1), &[0, 1, 2]);
+    assert!(matches!(
+        model.adapt(narrow.view(), &sy),
+        Err(MetaError::FeatureMismatch { .. })
+    ));
+    // Empty support.
+    let empty = Array2::<f64>::zeros((0, sx.ncols()));
+    assert!(matches!(
+        model.adapt(empty.view(), &[]),
+        Err(MetaError::EmptySupport)
+    ));
+}
+
+#[test]
+fn descriptors_are_finite_for_degenerate_supports() {
+    let t = table();
+    let (known, held) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    // K = 1, and a support whose features are all constant (every row identical but the label).
+    let (sx, sy) = support(&t, &held, 1);
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    let test = t.features().select(Axis(0), &held[..50]);
+    assert!(det.predict_proba(test.view()).iter().all(|p| p.is_finite()));
+    let constant = Array2::from_elem((4, sx.ncols()), 1.0);
+    let det = model.adapt(constant.view(), &[0, 0, 1, 1]).unwrap();
+    assert!(det.predict_proba(test.view()).iter().all(|p| p.is_finite()));
+    let stats = SupportStats::of(Support {
+        x: constant.view(),
+        y: &[0, 0, 1, 1],
+    });
+    assert!(stats.smd.iter().all(|v| v.is_finite()));
+    let e = det.explain(test.row(0).as_slice().unwrap()).unwrap();
+    assert!(e.score.is_finite() && e.forests.len() == 4);
+}
+
+#[test]
+fn save_load_round_trip_gives_identical_predictions_and_damage_is_detected() {
+    let t = table();
+    let (known, held) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.mf");
+    model.save(&path).unwrap();
+    let loaded = MetaModel::load(&path).unwrap();
+    let (sx, sy) = support(&t, &held, 5);
+    let test = t.features().select(Axis(0), &held[..200]);
+    let a = model
+        .adapt(sx.view(), &sy)
+        .unwrap()
+        .predict_proba(test.view());
+    let b = loaded
+        .adapt(sx.view(), &sy)
+        .unwrap()
+        .predict_proba(test.view());
+    assert_eq!(a, b);
+
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    let dpath = dir.path().join("d.mfd");
+    det.save(&dpath).unwrap();
+    assert_eq!(
+        metaforest_meta::Detector::load(&dpath)
+            .unwrap()
+            .predict_proba(test.view()),
+        a
+    );
+
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        MetaModel::load(&path),
+        Err(MetaError::Checksum { .. })
+    ));
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    assert!(matches!(
+        MetaModel::load(&path),
+        Err(MetaError::Truncated { .. })
+    ));
+    bytes[8] = 99; // format version
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        MetaModel::load(&path),
+        Err(MetaError::NewerVersion { found: 99, .. })
+    ));
+    assert!(matches!(
+        MetaModel::load(dpath.with_extension("missing")),
+        Err(MetaError::Io { .. })
+    ));
+}
+
+#[test]
+fn same_seed_same_model_at_any_thread_count() {
+    let t = table();
+    let (known, _) = split(&t);
+    let fit = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| MetaModel::fit(&known, &small_params()).unwrap())
+    };
+    let (a, b) = (fit(1), fit(2));
+    assert_eq!(a.heads, b.heads);
+    assert_eq!(a.weight_norm, b.weight_norm);
+}
+
+/// Guard: meta-training never reads the held-out domain. Fitting on a table whose held-out rows are scrambled gives
+/// the very same meta-model, because only the known domains' rows reach `MetaModel::fit`.
+#[test]
+fn held_out_rows_never_reach_meta_training() {
+    let t = table();
+    let d = domains_by_dataset(&t);
+    let held: std::collections::HashSet<usize> = d[3].rows.iter().copied().collect();
+    let mut x = t.features().to_owned();
+    for r in &held {
+        x.row_mut(*r).fill(-12345.0);
+    }
+    let from = |x: &Array2<f64>| {
+        let known: Vec<DomainData> = d[..3]
+            .iter()
+            .map(|dom| {
+                let mut dd = DomainData::from_table(&t, &dom.name, &dom.rows);
+                dd.x = x.select(Axis(0), &dom.rows);
+                dd
+            })
+            .collect();
+        assert!(known.iter().all(|k| k.x.iter().all(|&v| v != -12345.0)));
+        MetaModel::fit(&known, &small_params()).unwrap()
+    };
+    let (a, b) = (from(&t.features().to_owned()), from(&x));
+    assert_eq!(a.heads, b.heads);
+}
