@@ -106,15 +106,17 @@ pub fn generate(config: &SyntheticConfig) -> Result<FlowTable> {
             // attacks shaped like the network's own services. Both are drawn from the other label's
             // distribution, so they bound the in-network accuracy (≈ 0.96–0.98 macro-F1).
             let u: f64 = rng.gen();
-            let flow = if c == 0 && u < BENIGN_LOOKALIKE {
-                let look = profile.pick_attack(&mut rng);
-                profile.attack(look, &mut rng)
-            } else if c == 0 {
-                profile.benign(&mut rng)
-            } else if u < STEALTHY_ATTACK {
+            let benign_shaped =
+                (c == 0 && u >= BENIGN_LOOKALIKE) || (c != 0 && u < STEALTHY_ATTACK);
+            let flow = if benign_shaped {
                 profile.benign(&mut rng)
             } else {
-                profile.attack(c, &mut rng)
+                let shape = if c == 0 {
+                    profile.pick_attack(&mut rng)
+                } else {
+                    c
+                };
+                profile.attack(shape, &mut rng)
             };
             flow.write(&mut row, &profile, &mut rng);
             for (col, &v) in cols.iter_mut().zip(row.iter()) {
