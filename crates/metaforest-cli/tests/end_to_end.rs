@@ -47,7 +47,10 @@ fn setup(data: &Path) -> (FlowTable, Vec<String>) {
         "no NF-v2 data at {} and METAFOREST_REQUIRE_DATA=1",
         data.display()
     );
-    println!("skipped real data: no data at {}; using the synthetic networks", data.display());
+    println!(
+        "skipped real data: no data at {}; using the synthetic networks",
+        data.display()
+    );
     // Same configuration as `train --synthetic` (4 networks × 6000 flows, seed 7).
     let all = generate(&SyntheticConfig {
         n_networks: 4,
@@ -67,7 +70,9 @@ fn setup(data: &Path) -> (FlowTable, Vec<String>) {
 
 fn csv_line(t: &FlowTable, r: usize) -> String {
     let x = t.features();
-    let mut s: Vec<String> = (0..t.n_features()).map(|j| format!("{}", x[[r, j]])).collect();
+    let mut s: Vec<String> = (0..t.n_features())
+        .map(|j| format!("{}", x[[r, j]]))
+        .collect();
     let label = t.labels()[r];
     s.push(label.to_string());
     s.push(t.class_names()[t.class_codes()[r] as usize].clone());
@@ -91,15 +96,30 @@ fn train_adapt_detect_stream_rules_explain() {
     run(bin()
         .arg("train")
         .args(&train_flags)
-        .args(["--episodes", "30", "--trees", "10", "--max-rows", "3000", "--max-epochs", "4"])
+        .args([
+            "--episodes",
+            "30",
+            "--trees",
+            "10",
+            "--max-rows",
+            "3000",
+            "--max-epochs",
+            "4",
+        ])
         .args(["--local-trees", "20", "--no-progress", "-o"])
         .arg(&model));
     assert!(model.is_file());
 
     // Support: the first 20 benign and 20 attack flows of the held-out domain.
     let labels = held.labels();
-    let benign: Vec<usize> = (0..held.n_rows()).filter(|&r| labels[r] == 0).take(20).collect();
-    let attack: Vec<usize> = (0..held.n_rows()).filter(|&r| labels[r] == 1).take(20).collect();
+    let benign: Vec<usize> = (0..held.n_rows())
+        .filter(|&r| labels[r] == 0)
+        .take(20)
+        .collect();
+    let attack: Vec<usize> = (0..held.n_rows())
+        .filter(|&r| labels[r] == 1)
+        .take(20)
+        .collect();
     let support = dir.path().join("support.csv");
     let mut s = header() + "\n";
     for &r in benign.iter().chain(&attack) {
@@ -118,7 +138,10 @@ fn train_adapt_detect_stream_rules_explain() {
 
     // The rest: 600 flows not in the support, with two malformed rows injected.
     let used: std::collections::HashSet<usize> = benign.iter().chain(&attack).copied().collect();
-    let rest: Vec<usize> = (0..held.n_rows()).filter(|r| !used.contains(r)).take(600).collect();
+    let rest: Vec<usize> = (0..held.n_rows())
+        .filter(|r| !used.contains(r))
+        .take(600)
+        .collect();
     let mut input = header() + "\n";
     for (i, &r) in rest.iter().enumerate() {
         if i == 100 {
@@ -163,7 +186,10 @@ fn train_adapt_detect_stream_rules_explain() {
     assert!(!line_numbers.contains(&102) && !line_numbers.contains(&303));
     assert!(stderr.contains("line 102"), "{stderr}");
     assert!(stderr.contains("line 303"), "{stderr}");
-    assert!(stderr.contains("line 304") && stderr.contains("12x"), "{stderr}");
+    assert!(
+        stderr.contains("line 304") && stderr.contains("12x"),
+        "{stderr}"
+    );
     assert!(stderr.contains("3 malformed"), "{stderr}");
     // Scores are probabilities and the detector beats chance on the held-out domain.
     let mut correct = 0;
@@ -173,7 +199,11 @@ fn train_adapt_detect_stream_rules_explain() {
         assert!((0.0..=1.0).contains(&score));
         correct += usize::from((f[2] == "attack") == (f[3] == "1"));
     }
-    assert!(correct * 10 > rest.len() * 6, "accuracy {correct}/{}", rest.len());
+    assert!(
+        correct * 10 > rest.len() * 6,
+        "accuracy {correct}/{}",
+        rest.len()
+    );
 
     // Rules as JSON: ranked, measured on the 40 support flows.
     let out = run(bin().arg("rules").arg(&detector).arg("--json"));

@@ -64,7 +64,10 @@ fn same(a: f64, b: f64) -> bool {
 fn check_zeek_row(row: &[f64], golden: &[f64; 11], line: u64) {
     for (name, &want) in ZEEK_NAMES.iter().zip(golden) {
         let got = nf(row, name);
-        assert!(same(got, want), "line {line}: {name} = {got}, expected {want}");
+        assert!(
+            same(got, want),
+            "line {line}: {name} = {got}, expected {want}"
+        );
     }
     // Features Zeek cannot provide are missing, not zero.
     assert!(nf(row, "MIN_TTL").is_nan());
@@ -153,7 +156,14 @@ fn zeek_native_space_and_errors() {
     let mut r = ConnLogReader::new(Cursor::new(bad), "conn.log", &space).unwrap();
     let e = r.next_row(&mut row).unwrap().unwrap_err();
     assert!(
-        matches!(e, FlowsError::NotANumber { line: 8, column: 10, .. }),
+        matches!(
+            e,
+            FlowsError::NotANumber {
+                line: 8,
+                column: 10,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(r.next_row(&mut row).unwrap().is_ok());
@@ -186,7 +196,10 @@ const CIC_PY: &str = "src_port,dst_port,protocol,flow_duration,tot_fwd_pkts,tot_
 fn cicflowmeter_header_aliases() {
     assert_eq!(canonical_header(" Total Fwd Packets"), "Tot Fwd Pkts");
     assert_eq!(canonical_header("tot_fwd_pkts"), "Tot Fwd Pkts");
-    assert_eq!(canonical_header("Init_Win_bytes_forward"), "Init Fwd Win Byts");
+    assert_eq!(
+        canonical_header("Init_Win_bytes_forward"),
+        "Init Fwd Win Byts"
+    );
     assert_eq!(canonical_header("Destination Port"), "Dst Port");
     assert_eq!(canonical_header(" Something New "), "Something New");
 }
@@ -198,7 +211,9 @@ fn cicflowmeter_versions_map_to_the_same_nf_v2_rows() {
     // win in, win out), then the label.
     let golden: [([f64; 11], u8); 2] = [
         (
-            [80., 200., 3000., 4., 3., 2500., 1460., 0., 27., 29200., 65535.],
+            [
+                80., 200., 3000., 4., 3., 2500., 1460., 0., 27., 29200., 65535.,
+            ],
             0,
         ),
         ([22., 0., 0., 1., 0., 1., 0., 0., 2., 1024., -1.], 1),
@@ -224,7 +239,11 @@ fn cicflowmeter_versions_map_to_the_same_nf_v2_rows() {
             let m = r.next_row(&mut row).unwrap().unwrap();
             assert_eq!(m.label, Some(*label), "{version} line {}", m.line);
             for (n, &w) in names.iter().zip(want) {
-                assert!(same(nf(&row, n), w), "{version}: {n} = {}, expected {w}", nf(&row, n));
+                assert!(
+                    same(nf(&row, n), w),
+                    "{version}: {n} = {}, expected {w}",
+                    nf(&row, n)
+                );
             }
         }
         assert!(r.next_row(&mut row).is_none());
@@ -238,8 +257,13 @@ fn cicflowmeter_versions_map_to_the_same_nf_v2_rows() {
 fn cicflowmeter_malformed_rows_and_whole_file() {
     let space = nf_v2_space();
     let text = CIC_2018.replace(",4,3,200,", ",4,x,200,") + "c,1,2\n";
-    let mut r = CsvRowReader::new(Cursor::new(text.clone()), "f.csv", &Dialect::CicFlowMeter, &space)
-        .unwrap();
+    let mut r = CsvRowReader::new(
+        Cursor::new(text.clone()),
+        "f.csv",
+        &Dialect::CicFlowMeter,
+        &space,
+    )
+    .unwrap();
     let mut row = vec![0.0; space.len()];
     let e = r.next_row(&mut row).unwrap().unwrap_err();
     assert!(
@@ -259,5 +283,8 @@ fn cicflowmeter_malformed_rows_and_whole_file() {
     std::fs::write(&p, CIC_2018).unwrap();
     let t = read_mapped_csv(&p, &Dialect::CicFlowMeter, &space).unwrap();
     assert_eq!(t.labels(), &[0, 1]);
-    assert_eq!(t.class_names()[t.class_codes()[1] as usize], "SSH-Bruteforce");
+    assert_eq!(
+        t.class_names()[t.class_codes()[1] as usize],
+        "SSH-Bruteforce"
+    );
 }

@@ -301,7 +301,7 @@ impl<R: BufRead> ConnLogReader<R> {
     }
 
     fn header_line(&mut self, rest: &str) -> Result<()> {
-        let (key, value) = match rest.split_once(|c: char| c == ' ' || c == '\t') {
+        let (key, value) = match rest.split_once([' ', '\t']) {
             Some((k, v)) => (k, v),
             None => (rest, ""),
         };

@@ -141,8 +141,8 @@ pub struct InputArgs {
 
 /// A streaming source of flows mapped onto a feature space.
 pub enum RowSource {
-    Csv(CsvRowReader<Box<dyn BufRead + Send>>),
-    Zeek(ConnLogReader<Box<dyn BufRead + Send>>),
+    Csv(Box<CsvRowReader<Box<dyn BufRead + Send>>>),
+    Zeek(Box<ConnLogReader<Box<dyn BufRead + Send>>>),
 }
 
 impl RowSource {
@@ -166,16 +166,18 @@ impl RowSource {
         let dialect = match (&input.schema, input.format) {
             (Some(s), _) => Dialect::Schema(Schema::from_path(s)?),
             (None, Format::Zeek) => {
-                return Ok(RowSource::Zeek(ConnLogReader::new(reader, origin, space)?))
+                return Ok(RowSource::Zeek(Box::new(ConnLogReader::new(
+                    reader, origin, space,
+                )?)))
             }
             (None, Format::Cicflowmeter) => Dialect::CicFlowMeter,
             (None, Format::NfV2) => Dialect::Schema(Schema::builtin("nf-v2")?),
             (None, Format::UnswNb15) => Dialect::Schema(Schema::builtin("unsw-nb15")?),
             (None, Format::NslKdd) => Dialect::Schema(Schema::builtin("nsl-kdd")?),
         };
-        Ok(RowSource::Csv(CsvRowReader::new(
+        Ok(RowSource::Csv(Box::new(CsvRowReader::new(
             reader, origin, &dialect, space,
-        )?))
+        )?)))
     }
 
     /// Next row: `None` at the end, `Some(Err)` for a malformed record (or a fatal I/O error: see

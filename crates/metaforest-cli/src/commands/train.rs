@@ -52,6 +52,9 @@ pub struct TrainArgs {
     pub no_progress: bool,
 }
 
+/// Named row sets of a table (one per domain).
+pub type DomainRows = Vec<(String, Vec<usize>)>;
+
 /// Loaded known/candidate domains.
 pub struct Loaded {
     pub table: FlowTable,
@@ -95,7 +98,7 @@ pub fn domain_rows(
     table: &FlowTable,
     cap: usize,
     seed: u64,
-) -> Result<Vec<(String, Vec<usize>)>, Box<dyn std::error::Error>> {
+) -> Result<DomainRows, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     for d in domains_by_dataset(table) {
         let rows = if cap > 0 && d.rows.len() > cap {
@@ -110,9 +113,9 @@ pub fn domain_rows(
 
 /// Keeps the domains whose names contain one of the fragments (case-insensitive).
 pub fn select_domains(
-    all: Vec<(String, Vec<usize>)>,
+    all: DomainRows,
     wanted: Option<&[String]>,
-) -> Result<Vec<(String, Vec<usize>)>, Box<dyn std::error::Error>> {
+) -> Result<DomainRows, Box<dyn std::error::Error>> {
     let Some(wanted) = wanted else {
         return Ok(all);
     };
