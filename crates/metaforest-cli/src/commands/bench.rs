@@ -6,9 +6,11 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use metaforest_eval::bench::{run_bench, BenchRequest, Protocol};
+use metaforest_eval::bench::{run_bench_with, BenchRequest, Protocol};
+use metaforest_eval::meta_method::MetaMethod;
 use metaforest_eval::report::{markdown_metric_table, write_reports, Grid};
 use metaforest_eval::{BenchConfig, PortsMode};
+use metaforest_meta::{Heads, MetaParams};
 
 /// `metaforest bench …`
 #[derive(Debug, Args)]
@@ -67,6 +69,15 @@ pub struct ProtocolArgs {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Leave out the META rows (baselines only).
+    #[arg(long)]
+    pub no_meta: bool,
+    /// Also run the ablation rows META-W (weights only) and META-I (initialisation only).
+    #[arg(long)]
+    pub ablation: bool,
+    /// Meta-training episodes per fold (default 480; 120 with --quick).
+    #[arg(long)]
+    pub meta_episodes: Option<usize>,
 }
 
 impl ProtocolArgs {
@@ -86,6 +97,34 @@ impl ProtocolArgs {
         cfg.seed = self.seed;
         cfg.progress = !self.no_progress;
         cfg
+    }
+
+    /// The META rows: META and META+U share one meta-model per fold; the ablation rows train their own.
+    fn meta_methods(&self) -> Vec<Box<dyn metaforest_eval::Method>> {
+        if self.no_meta {
+            return vec![];
+        }
+        let episodes = self
+            .meta_episodes
+            .unwrap_or(if self.quick { 120 } else { 480 });
+        // The local forest has as many trees as B0's, so META and B0 differ only in what is meta-learned.
+        let params = MetaParams::default()
+            .n_episodes(episodes)
+            .local_trees(self.config().trees_local);
+        let params = if self.quick {
+            params.max_epochs(15)
+        } else {
+            params
+        };
+        let mut methods = MetaMethod::pair(params.clone());
+        if self.ablation {
+            methods.push(MetaMethod::single(
+                "META-W",
+                params.clone().heads(Heads::WeightsOnly),
+            ));
+            methods.push(MetaMethod::single("META-I", params.heads(Heads::InitOnly)));
+        }
+        methods
     }
 
     fn ports_mode(&self) -> PortsMode {
@@ -114,7 +153,7 @@ pub fn run(ctx: &super::Context, args: BenchArgs) -> super::CmdResult {
     req.threads = None;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let started = Instant::now();
-    let out = run_bench(&req)?;
+    let out = run_bench_with(&req, pa.meta_methods())?;
     let secs = started.elapsed().as_secs_f64();
     for n in out.notes.iter().filter(|n| n.starts_with("no data")) {
         eprintln!("note: {n}");
