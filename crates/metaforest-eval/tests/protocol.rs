@@ -156,3 +156,42 @@ fn bad_configuration_is_an_error() {
     req.config.draws = 0;
     assert!(run_bench(&req).is_err());
 }
+
+/// A method that says "attack" with probability 0.5 everywhere: the trait's extension point (META plugs in
+/// the same way through `run_bench_with`).
+struct Coin;
+
+impl metaforest_eval::Method for Coin {
+    fn name(&self) -> &str {
+        "COIN"
+    }
+    fn prepare(&mut self, fold: &metaforest_eval::Fold) -> metaforest_eval::Result<()> {
+        assert!(!fold.known.iter().any(|d| d.name == fold.held_out));
+        Ok(())
+    }
+    fn score(
+        &self,
+        fold: &metaforest_eval::Fold,
+        _draw: &metaforest_eval::Draw,
+    ) -> metaforest_eval::Result<metaforest_eval::Scored> {
+        Ok(metaforest_eval::Scored {
+            proba: vec![0.5; fold.y_test.len()],
+            pred: vec![0; fold.y_test.len()],
+        })
+    }
+}
+
+#[test]
+fn extra_methods_plug_in_and_domains_filter() {
+    let mut req = synthetic_request(9, 2);
+    req.config.domains = Some(vec!["NET-1".into()]);
+    let out = metaforest_eval::bench::run_bench_with(&req, vec![Box::new(Coin)]).unwrap();
+    assert!(out.records.iter().all(|r| r.domain == "synthetic-net-1"));
+    let coin: Vec<_> = out.records.iter().filter(|r| r.method == "COIN").collect();
+    assert_eq!(coin.len(), 2 * 3);
+    for r in coin {
+        assert!((r.metrics.roc_auc - 0.5).abs() < 1e-12);
+        assert_eq!(r.metrics.detection_rate, 0.0);
+        assert_eq!(r.metrics.false_alarm_rate, 0.0);
+    }
+}
