@@ -74,6 +74,14 @@ def main():
 
     x_train, y_train = load(args.train)
     x_test, y_test = load(args.test)
+    # scikit-learn's trees work in float32 and refuse values beyond its range (NF-v2 has 2.8e47):
+    # clip them to the largest float32, which keeps their order for every split that matters.
+    big = float(np.finfo(np.float32).max)
+    clipped = int((np.abs(x_train) > big).sum() + (np.abs(x_test) > big).sum())
+    if clipped:
+        print(f"clipped {clipped} values beyond float32 range for scikit-learn", file=sys.stderr)
+        np.clip(x_train, -big, big, out=x_train)
+        np.clip(x_test, -big, big, out=x_test)
     model = RandomForestClassifier(
         n_estimators=args.trees, max_features="sqrt", n_jobs=args.jobs, random_state=args.seed
     )
@@ -81,9 +89,16 @@ def main():
     model.fit(x_train, y_train)
     fit_s = time.perf_counter() - t
 
-    t = time.perf_counter()
-    proba = model.predict_proba(x_test)
-    predict_s = time.perf_counter() - t
+    # Best of up to 5 repetitions (stopping after a second): the least disturbed by other processes,
+    # measured the same way as the Rust implementations.
+    predict_s = float("inf")
+    start = time.perf_counter()
+    for _ in range(5):
+        t = time.perf_counter()
+        proba = model.predict_proba(x_test)
+        predict_s = min(predict_s, time.perf_counter() - t)
+        if time.perf_counter() - start > 1.0:
+            break
     pred = model.classes_[np.argmax(proba, axis=1)]
 
     lat = []

@@ -9,8 +9,8 @@ use crate::error::{ForestError, Result};
 use crate::params::{ClassWeight, ValidForestParams};
 use crate::tree::{build_tree, walk_lanes, TrainData, Tree, TreePath, TreeStats, LANES};
 
-/// Rows per prediction block: one block's rows (copied row-major) stay in L1/L2 while every tree is
-/// walked over them, so a tree's upper levels are read once per block, not once per row.
+/// Rows per prediction block (the unit of parallel work); a block's rows are copied row-major so a
+/// column-major input costs one gather, not a strided read per tree.
 const PREDICT_BLOCK: usize = 256;
 /// Below this many rows prediction runs on the calling thread: rayon's fork-join costs more than it saves.
 const PARALLEL_MIN_ROWS: usize = 512;
@@ -312,6 +312,15 @@ impl Forest {
             });
         }
         out.iter_mut().for_each(|v| *v = 0.0);
+        self.sum_row(row, out);
+        let inv = 1.0 / self.trees.len() as f64;
+        out.iter_mut().for_each(|v| *v *= inv);
+        Ok(())
+    }
+
+    /// Adds every tree's leaf distribution for `row` into `out` (in tree order).
+    #[inline]
+    fn sum_row(&self, row: &[f64], out: &mut [f64]) {
         let c = self.n_classes;
         for chunk in self.trees.chunks(LANES) {
             // Pad a short last chunk by repeating its last tree; the extra lanes are ignored.
@@ -325,9 +334,6 @@ impl Forest {
                 }
             }
         }
-        let inv = 1.0 / self.trees.len() as f64;
-        out.iter_mut().for_each(|v| *v *= inv);
-        Ok(())
     }
 
     /// Class probabilities of one row (sequential: meant for one flow at a time).
@@ -353,22 +359,8 @@ impl Forest {
             buf.extend(x.row(r).iter());
         }
         out.iter_mut().for_each(|v| *v = 0.0);
-        for t in &self.trees {
-            let nodes = [&t.nodes[..]; LANES];
-            for (rows8, acc8) in buf.chunks(nf * LANES).zip(out.chunks_mut(c * LANES)) {
-                let k = rows8.len() / nf;
-                let rows: [&[f64]; LANES] = std::array::from_fn(|j| {
-                    let j = j.min(k - 1);
-                    &rows8[j * nf..(j + 1) * nf]
-                });
-                let leaves = walk_lanes(&nodes, &rows);
-                for (acc, leaf) in acc8.chunks_exact_mut(c).zip(leaves) {
-                    let leaf = leaf as usize;
-                    for (a, v) in acc.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
-                        *a += v;
-                    }
-                }
-            }
+        for (row, acc) in buf.chunks_exact(nf).zip(out.chunks_exact_mut(c)) {
+            self.sum_row(row, acc);
         }
         let inv = 1.0 / self.trees.len() as f64;
         out.iter_mut().for_each(|v| *v *= inv);
