@@ -417,7 +417,8 @@ pub fn markdown_grid(g: &Grid) -> String {
         out,
         "Held-out domains: {}. Cells: mean ± half-width of the 95 % t-interval over {} draws; \
          `(n NaN)` counts draws where the metric is undefined and was skipped. Paired differences marked `*` \
-         have an interval that excludes 0.\n",
+         have an interval that excludes 0. The interval measures the spread over support draws on a fixed \
+         test set, so methods that ignore the support (B1, ORACLE) have zero width.\n",
         g.domains.join(", "),
         g.max_draws()
     );
