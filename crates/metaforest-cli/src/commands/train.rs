@@ -60,7 +60,6 @@ pub struct Loaded {
     pub table: FlowTable,
     /// `real data at …` or `synthetic …`.
     pub source: String,
-    pub real: bool,
 }
 
 /// The NF-v2 data when present (and not `synthetic`), else the synthetic networks.
@@ -70,7 +69,6 @@ pub fn load_data(data_dir: &Path, synthetic: bool) -> Result<Loaded, Box<dyn std
         return Ok(Loaded {
             table,
             source: format!("real NF-v2 data at {}", data_dir.display()),
-            real: true,
         });
     }
     let cfg = SyntheticConfig {
@@ -89,7 +87,6 @@ pub fn load_data(data_dir: &Path, synthetic: bool) -> Result<Loaded, Box<dyn std
             "synthetic networks ({} × {} flows; {why})",
             cfg.n_networks, cfg.rows_per_network
         ),
-        real: false,
     })
 }
 
