@@ -38,6 +38,18 @@ enum Command {
     /// Summarise the data sets found: rows, columns, label and class counts, domains
     /// (the synthetic default when none is found).
     Data(commands::data::DataArgs),
+    /// Meta-train on the known domains and adapt to a held-out one at a few K: META vs a plain forest.
+    Demo(commands::demo::DemoArgs),
+    /// Train the known-domain forests and the meta-network; write a meta-model (.mf).
+    Train(commands::train::TrainArgs),
+    /// Adapt a meta-model (or a detector, with more labels) to a new domain from labelled flows (.mfd).
+    Adapt(commands::adapt::AdaptArgs),
+    /// Score flows from a file or standard input as a stream.
+    Detect(commands::detect::DetectArgs),
+    /// Explain the decision on one flow.
+    Explain(commands::explain::ExplainArgs),
+    /// The detector's ranked if-then detection rules.
+    Rules(commands::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +89,12 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Data(args) => commands::data::run(&ctx, args),
+        Command::Demo(args) => commands::demo::run(&ctx, args),
+        Command::Train(args) => commands::train::run(&ctx, args),
+        Command::Adapt(args) => commands::adapt::run(&ctx, args),
+        Command::Detect(args) => commands::detect::run(&ctx, args),
+        Command::Explain(args) => commands::explain::run(&ctx, args),
+        Command::Rules(args) => commands::rules::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

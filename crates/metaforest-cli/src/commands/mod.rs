@@ -2,7 +2,14 @@
 
 use std::path::PathBuf;
 
+pub mod adapt;
+pub mod common;
 pub mod data;
+pub mod demo;
+pub mod detect;
+pub mod explain;
+pub mod rules;
+pub mod train;
 
 /// What every command gets from the global options.
 #[derive(Debug, Clone)]

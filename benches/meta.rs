@@ -1,0 +1,62 @@
+//! Meta-learner timings: meta-training on known domains, and `adapt` (describe, one forward pass, grow the local
+//! forest) at K = 5 and K = 20. Real NF-v2 data when present (three known domains, the fourth held out), the synthetic
+//! networks otherwise. `cargo bench --bench meta`.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use metaforest::flows::domains::domains_by_dataset;
+use metaforest::flows::synthetic::{generate, SyntheticConfig};
+use metaforest::flows::{datasets, FlowTable};
+use metaforest::meta::{DomainData, MetaModel, MetaParams};
+use ndarray::{Array2, Axis};
+
+fn table() -> (FlowTable, &'static str) {
+    let dir = metaforest::flows::data_dir();
+    match datasets::load_nf_v2_all(&dir) {
+        Ok(t) => (t, "nf-v2"),
+        Err(_) => (
+            generate(&SyntheticConfig::default()).expect("synthetic"),
+            "synthetic",
+        ),
+    }
+}
+
+fn support(t: &FlowTable, rows: &[usize], k: usize) -> (Array2<f64>, Vec<u32>) {
+    let l = t.labels();
+    let mut pick: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| l[r] == 0)
+        .take(k)
+        .collect();
+    pick.extend(rows.iter().copied().filter(|&r| l[r] == 1).take(k));
+    (
+        t.features().select(Axis(0), &pick),
+        pick.iter().map(|&r| l[r] as u32).collect(),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let (t, source) = table();
+    let d = domains_by_dataset(&t);
+    let known: Vec<DomainData> = d[..3]
+        .iter()
+        .map(|d| DomainData::from_table(&t, &d.name, &d.rows))
+        .collect();
+    let params = MetaParams::default().seed(1);
+    let mut g = c.benchmark_group(format!("meta/{source}"));
+    g.sample_size(10);
+    g.bench_function("meta_train_one_fold_480_episodes", |b| {
+        b.iter(|| MetaModel::fit(&known, &params).expect("fit"))
+    });
+    let model = MetaModel::fit(&known, &params).expect("fit");
+    for k in [5, 20] {
+        let (sx, sy) = support(&t, &d[3].rows, k);
+        g.bench_function(format!("adapt_k{k}"), |b| {
+            b.iter(|| model.adapt(sx.view(), &sy).expect("adapt"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
