@@ -9,6 +9,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use metaforest_flows::zeek::MappedRow;
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 
 use super::common::{calibrate_far, is_fatal, DetectorFile, InputArgs, RowSource};
 use super::{CmdResult, Context};
@@ -49,6 +50,31 @@ pub struct DetectArgs {
     /// Stop reporting malformed rows individually after this many (they are still counted).
     #[arg(long, default_value_t = 20)]
     pub max_reported: usize,
+}
+
+/// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool; chunks are concatenated in order, so
+/// the output does not depend on the thread count.
+fn score_parallel(
+    det: &metaforest_meta::Detector,
+    buf: &[f64],
+    n: usize,
+    nf: usize,
+) -> Result<Vec<f64>, ndarray::ShapeError> {
+    let chunk = (n / (2 * rayon::current_num_threads())).max(32);
+    let starts: Vec<usize> = (0..n).step_by(chunk).collect();
+    let parts: Vec<Result<Vec<f64>, ndarray::ShapeError>> = starts
+        .par_iter()
+        .map(|&a| {
+            let b = (a + chunk).min(n);
+            let x = ArrayView2::from_shape((b - a, nf), &buf[a * nf..b * nf])?;
+            Ok(det.predict_proba(x))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
 }
 
 struct Stats {
@@ -118,8 +144,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
             }
         }
         if metas.len() >= batch || (end && !metas.is_empty()) {
-            let x = ArrayView2::from_shape((metas.len(), nf), &buf)?;
-            let scores = det.predict_proba(x);
+            let scores = score_parallel(det, &buf, metas.len(), nf)?;
             let labelled = *has_label.get_or_insert(metas[0].label.is_some());
             if !header_written {
                 if args.output == OutputFormat::Csv {
