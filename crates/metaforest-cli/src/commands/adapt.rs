@@ -9,7 +9,8 @@ use clap::Args;
 use metaforest_meta::rules::RuleParams;
 
 use super::common::{
-    calibrate_far, read_labelled, rule_forest, DetectorFile, InputArgs, ModelFile,
+    calibrate_far, calibrate_far_loo, read_labelled, rule_forest, DetectorFile, InputArgs,
+    ModelFile,
 };
 use super::{CmdResult, Context};
 
@@ -29,14 +30,16 @@ pub struct AdaptArgs {
     /// Decision threshold on the attack probability.
     #[arg(long, conflicts_with = "max_far")]
     pub threshold: Option<f64>,
-    /// Choose the threshold so that at most this share of the support's benign flows alarm
-    /// (never below the default threshold 0.5).
+    /// Choose the threshold for this false-alarm budget: from a .mf, on leave-one-out scores of the
+    /// benign support flows; from a .mfd, on in-sample scores (never below 0.5).
     #[arg(long)]
     pub max_far: Option<f64>,
 }
 
 pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     let start = Instant::now();
+    // Leave-one-out threshold calibration needs the meta-model, so it happens here when adapting from a .mf.
+    let mut loo: Option<(f64, usize)> = None;
     let mut file = if DetectorFile::is_detector(&args.model) {
         let mut det = DetectorFile::load(&args.model)?;
         let (x, y) = read_labelled(&args.support, &args.input, &det.space)?;
@@ -50,6 +53,9 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         let m = ModelFile::load(&args.model)?;
         let (x, y) = read_labelled(&args.support, &args.input, &m.space)?;
         let detector = m.model.adapt(x.view(), &y)?;
+        if let Some(f) = args.max_far {
+            loo = Some(calibrate_far_loo(&m.model, x.view(), &y, f, 50)?);
+        }
         let rf = rule_forest(&detector, &m.model);
         DetectorFile {
             space: m.space,
@@ -69,9 +75,21 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         if !(0.0..1.0).contains(&f) {
             return Err(format!("--max-far {f} is not in [0, 1)").into());
         }
-        let t = calibrate_far(&file.detector, f, 0.5);
-        file.detector.threshold = t;
-        file.threshold_note = format!("calibrated on the support for a false-alarm budget of {f}");
+        match loo {
+            Some((t, n)) if n > 0 => {
+                file.detector.threshold = t;
+                file.threshold_note = format!(
+                    "false-alarm budget {f}, estimated leave-one-out on {n} benign support flows"
+                );
+            }
+            _ => {
+                let t = calibrate_far(&file.detector, f, 0.5);
+                file.detector.threshold = t;
+                file.threshold_note = format!(
+                    "false-alarm budget {f} on the support's in-sample scores (never below 0.5)"
+                );
+            }
+        }
     }
     file.save(&args.output)?;
 

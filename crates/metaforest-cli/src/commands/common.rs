@@ -256,6 +256,44 @@ pub fn calibrate_far(detector: &Detector, max_far: f64, floor: f64) -> f64 {
     t.max(floor).min(1.0)
 }
 
+/// Like [`calibrate_far`], but each benign support flow is scored by a detector adapted *without* it
+/// (leave-one-out, at most `max_held` benign flows, evenly spaced), so the scores are out-of-sample. Needs
+/// the meta-model; no floor. Returns the threshold and how many flows it was estimated from.
+pub fn calibrate_far_loo(
+    model: &MetaModel,
+    x: ndarray::ArrayView2<f64>,
+    y: &[u32],
+    max_far: f64,
+    max_held: usize,
+) -> Result<(f64, usize), MetaError> {
+    let benign: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
+    let step = benign.len().div_ceil(max_held.max(1)).max(1);
+    let held: Vec<usize> = benign.iter().step_by(step).copied().collect();
+    let mut scores = Vec::with_capacity(held.len());
+    for &i in &held {
+        let keep: Vec<usize> = (0..y.len()).filter(|&r| r != i).collect();
+        if !keep.iter().any(|&r| y[r] == 0) {
+            continue; // a support with one benign flow cannot spare it
+        }
+        let sx = x.select(ndarray::Axis(0), &keep);
+        let sy: Vec<u32> = keep.iter().map(|&r| y[r]).collect();
+        let det = model.adapt(sx.view(), &sy)?;
+        let row = x.select(ndarray::Axis(0), &[i]);
+        scores.push(det.predict_proba(row.view())[0]);
+    }
+    if scores.is_empty() {
+        return Ok((0.5, 0));
+    }
+    scores.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (max_far * scores.len() as f64).floor() as usize;
+    let t = if allowed >= scores.len() {
+        0.0
+    } else {
+        next_up(scores[allowed])
+    };
+    Ok((t.min(1.0), scores.len()))
+}
+
 fn next_up(v: f64) -> f64 {
     if v >= 1.0 {
         1.0
