@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::binning::BinEdges;
 use crate::error::{ForestError, Result};
 use crate::params::{ClassWeight, ValidForestParams};
-use crate::tree::{build_tree, walk_lanes, TrainData, Tree, TreePath, TreeStats, LANES};
+use crate::tree::{build_tree, walk_jobs, TrainData, Tree, TreePath, TreeStats};
 
 /// Rows per prediction block (the unit of parallel work), between these bounds: big blocks let a
 /// tree's visited nodes stay in cache across the block's rows; a block's rows are copied row-major so
@@ -324,13 +324,14 @@ impl Forest {
     #[inline]
     fn sum_row(&self, row: &[f64], out: &mut [f64]) {
         let c = self.n_classes;
-        for chunk in self.trees.chunks(LANES) {
-            // Pad a short last chunk by repeating its last tree; the extra lanes are ignored.
-            let nodes: [&[crate::tree::Node]; LANES] =
-                std::array::from_fn(|j| &chunk[j.min(chunk.len() - 1)].nodes[..]);
-            let leaves = walk_lanes(&nodes, &[row; LANES]);
-            for (t, leaf) in chunk.iter().zip(leaves) {
-                let leaf = leaf as usize;
+        // Leaves first (traversals overlapped), then the sum in tree order; a stack buffer keeps the
+        // single-flow path free of allocation.
+        const CHUNK: usize = 64;
+        let mut leaves = [0u32; CHUNK];
+        for trees in self.trees.chunks(CHUNK) {
+            walk_jobs(trees.len(), |k| (&trees[k].nodes[..], row), &mut leaves);
+            for (t, leaf) in trees.iter().zip(&leaves) {
+                let leaf = *leaf as usize;
                 for (a, v) in out.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
                     *a += v;
                 }
@@ -364,20 +365,17 @@ impl Forest {
         // Tree-major: with thousands of rows per pass, the part of a tree the rows visit is read
         // from memory once and then served from cache; per row the sum still runs in tree order, so
         // the result is bit-identical to the one-row path.
+        let mut leaves = vec![0u32; rows];
         for t in &self.trees {
-            let nodes = [&t.nodes[..]; LANES];
-            for (rows8, acc8) in buf.chunks(nf * LANES).zip(out.chunks_mut(c * LANES)) {
-                let k = rows8.len() / nf;
-                let rows: [&[f64]; LANES] = std::array::from_fn(|j| {
-                    let j = j.min(k - 1);
-                    &rows8[j * nf..(j + 1) * nf]
-                });
-                let leaves = walk_lanes(&nodes, &rows);
-                for (acc, leaf) in acc8.chunks_exact_mut(c).zip(leaves) {
-                    let leaf = leaf as usize;
-                    for (a, v) in acc.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
-                        *a += v;
-                    }
+            walk_jobs(
+                rows,
+                |k| (&t.nodes[..], &buf[k * nf..(k + 1) * nf]),
+                &mut leaves,
+            );
+            for (acc, leaf) in out.chunks_exact_mut(c).zip(&leaves) {
+                let leaf = *leaf as usize;
+                for (a, v) in acc.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
+                    *a += v;
                 }
             }
         }

@@ -294,28 +294,55 @@ impl Tree {
 /// after another); eight independent ones keep eight misses in flight at once.
 pub(crate) const LANES: usize = 8;
 
-/// Walks `LANES` (tree, row) pairs down to their leaves together; returns the leaf indices.
+/// Leaf index of every job `(tree k, row k)` for `k in 0..n`, written to `leaves[k]`. Up to `LANES`
+/// traversals are in flight at once and a lane that reaches its leaf takes the next job at once, so
+/// one deep path does not hold the others back.
 #[inline]
-pub(crate) fn walk_lanes(nodes: &[&[Node]; LANES], rows: &[&[f64]; LANES]) -> [u32; LANES] {
-    let mut pos = [0usize; LANES];
-    loop {
-        let mut moving = false;
+pub(crate) fn walk_jobs<'a>(
+    n: usize,
+    job: impl Fn(usize) -> (&'a [Node], &'a [f64]),
+    leaves: &mut [u32],
+) {
+    const IDLE: usize = usize::MAX;
+    let mut lane_job = [IDLE; LANES];
+    let mut lane_pos = [0usize; LANES];
+    let mut lane_nodes: [&[Node]; LANES] = [&[]; LANES];
+    let mut lane_row: [&[f64]; LANES] = [&[]; LANES];
+    let mut next = 0usize;
+    let mut active = 0usize;
+    for j in 0..LANES.min(n) {
+        let (nd, row) = job(j);
+        lane_job[j] = j;
+        lane_nodes[j] = nd;
+        lane_row[j] = row;
+        next += 1;
+        active += 1;
+    }
+    while active > 0 {
         for j in 0..LANES {
-            let n = nodes[j][pos[j]];
-            if !n.is_leaf() {
-                moving = true;
-                pos[j] = n.child as usize + usize::from(!n.goes_left(rows[j][n.feature()]));
+            if lane_job[j] == IDLE {
+                continue;
+            }
+            let nd = lane_nodes[j][lane_pos[j]];
+            if nd.is_leaf() {
+                leaves[lane_job[j]] = nd.child;
+                if next < n {
+                    let (nodes, row) = job(next);
+                    lane_job[j] = next;
+                    lane_nodes[j] = nodes;
+                    lane_row[j] = row;
+                    lane_pos[j] = 0;
+                    next += 1;
+                } else {
+                    lane_job[j] = IDLE;
+                    active -= 1;
+                }
+            } else {
+                lane_pos[j] =
+                    nd.child as usize + usize::from(!nd.goes_left(lane_row[j][nd.feature()]));
             }
         }
-        if !moving {
-            break;
-        }
     }
-    let mut out = [0u32; LANES];
-    for j in 0..LANES {
-        out[j] = nodes[j][pos[j]].child;
-    }
-    out
 }
 
 /// Seed of tree `index` in a forest seeded with `seed` (mix, then splitmix64), independent of threads.
