@@ -61,9 +61,9 @@ run_examples() { # $1 = label; the environment selects the data
             echo "example $name ran without the real data but METAFOREST_REQUIRE_DATA=1" >&2
             return 1
         fi
-        printf '   %-36s %6.1f s  (%s)\n' "$name" "$(bc <<<"scale=1; $secs/1000")" "$label"
+        printf '   %-36s %6s s  (%s)\n' "$name" "$(( secs / 1000 )).$(( secs % 1000 / 100 ))" "$label"
     done
-    printf '   %-36s %6.1f s  (%s)\n' "all examples" "$(bc <<<"scale=1; $total/1000")" "$label"
+    printf '   %-36s %6s s  (%s)\n' "all examples" "$(( total / 1000 )).$(( total % 1000 / 100 ))" "$label"
 }
 
 step "examples on the data at ${METAFOREST_DATA:-../shared/data (default)}"
