@@ -38,6 +38,8 @@ enum Command {
     /// Summarise the data sets found: rows, columns, label and class counts, domains
     /// (the synthetic default when none is found).
     Data(commands::data::DataArgs),
+    /// Benchmarks: protocols P1, P2, P3 (or all, or the synthetic SYN) and the forest engine (`forest`).
+    Bench(commands::bench::BenchArgs),
     /// Meta-train on the known domains and adapt to a held-out one at a few K: META vs a plain forest.
     Demo(commands::demo::DemoArgs),
     /// Train the known-domain forests and the meta-network; write a meta-model (.mf).
@@ -89,6 +91,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Data(args) => commands::data::run(&ctx, args),
+        Command::Bench(args) => commands::bench::run(&ctx, args),
         Command::Demo(args) => commands::demo::run(&ctx, args),
         Command::Train(args) => commands::train::run(&ctx, args),
         Command::Adapt(args) => commands::adapt::run(&ctx, args),
