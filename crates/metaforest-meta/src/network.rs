@@ -467,31 +467,22 @@ pub fn from_safetensors(blobs: &[Vec<u8>]) -> Result<MlpMetaLearner> {
     let dev: Cpu = Default::default();
     let dir = tempfile::tempdir().map_err(|e| MetaError::Network(e.to_string()))?;
     let path = dir.path().join("head.safetensors");
-    let write = |b: &[u8]| std::fs::write(&path, b).map_err(|e| MetaError::Network(e.to_string()));
-    let weight = if blobs[0].is_empty() {
-        None
-    } else {
-        write(&blobs[0])?;
-        let mut net = dev.build_module::<WeightNet, f32>();
-        net.load_safetensors(&path).map_err(net_err)?;
-        Some(weight_mlp(&net))
-    };
-    let config = if blobs[1].is_empty() {
-        None
-    } else {
-        write(&blobs[1])?;
-        let mut net = dev.build_module::<ConfigNet, f32>();
-        net.load_safetensors(&path).map_err(net_err)?;
-        Some(config_mlp(&net))
-    };
-    let prior = if blobs[2].is_empty() {
-        None
-    } else {
-        write(&blobs[2])?;
-        let mut net = dev.build_module::<PriorNet, f32>();
-        net.load_safetensors(&path).map_err(net_err)?;
-        Some(prior_mlp(&net))
-    };
+    // One head: empty bytes mean "no such head"; otherwise load the bytes into a fresh dfdx module of type $net.
+    macro_rules! load_head {
+        ($blob:expr, $net:ty, $read:ident) => {
+            if $blob.is_empty() {
+                None
+            } else {
+                std::fs::write(&path, $blob).map_err(|e| MetaError::Network(e.to_string()))?;
+                let mut net = dev.build_module::<$net, f32>();
+                net.load_safetensors(&path).map_err(net_err)?;
+                Some($read(&net))
+            }
+        };
+    }
+    let weight = load_head!(&blobs[0], WeightNet, weight_mlp);
+    let config = load_head!(&blobs[1], ConfigNet, config_mlp);
+    let prior = load_head!(&blobs[2], PriorNet, prior_mlp);
     Ok(MlpMetaLearner {
         weight,
         config,
