@@ -11,7 +11,7 @@ use crate::descriptor::*;
 use crate::error::Result;
 use crate::init::LocalForestSettings;
 use crate::learner::{MetaModel, TaskLearner};
-use crate::network::{combine, MetaLearner, MlpMetaLearner};
+use crate::network::{combine, mixture_weights, MetaLearner, MlpMetaLearner};
 
 /// A detector for one new domain.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,8 +31,9 @@ pub struct Detector {
     /// A sample of the domain's unlabelled flows, when supplied: the threshold shift then also reads what they say
     /// about the domain's class balance (labelled "uses unlabelled traffic" in reports).
     unlabelled: Option<Array2<f64>>,
-    /// Attack-probability threshold for `predict`.
+    /// Attack-probability threshold for `predict`: ½, or the learned rule's value when unlabelled flows were given.
     pub threshold: f64,
+    threshold_rule: crate::threshold::ThresholdRule,
     model_params: crate::learner::MetaParams,
     init_norm: Normalizer,
     feature_norm: Normalizer,
@@ -81,12 +82,10 @@ impl MetaModel {
                 got: unlabelled.ncols(),
             });
         }
+        // An evenly strided sample, not the first rows: files are often grouped by class (NF-BoT-IoT-v2 is).
         let n = unlabelled.nrows().min(crate::learner::UNLABELLED_SAMPLE);
-        self.adapt_inner(
-            x,
-            y,
-            Some(unlabelled.slice(ndarray::s![..n, ..]).to_owned()),
-        )
+        let rows: Vec<usize> = (0..n).map(|i| i * unlabelled.nrows() / n).collect();
+        self.adapt_inner(x, y, Some(unlabelled.select(Axis(0), &rows)))
     }
 
     fn adapt_inner(
@@ -98,13 +97,9 @@ impl MetaModel {
         self.check_support(x, y)?;
         let support = Support { x: x.view(), y };
         let ids: Vec<usize> = (0..self.known.len()).collect();
-        let (initialisation, local, evidence, task) = self.analyse(
-            &ids,
-            support,
-            unlabelled.as_ref().map(|u| u.view()),
-            &self.params.local,
-        )?;
-        Ok(Detector {
+        let (initialisation, local, evidence, task) =
+            self.analyse(&ids, support, &self.params.local)?;
+        let mut detector = Detector {
             known: Arc::clone(&self.known),
             heads: self.heads.clone(),
             norm: self.weight_norm.clone(),
@@ -117,11 +112,14 @@ impl MetaModel {
             initialisation,
             unlabelled,
             threshold: 0.5,
+            threshold_rule: self.threshold_rule,
             model_params: self.params.clone(),
             init_norm: self.init_norm.clone(),
             feature_norm: self.feature_norm.clone(),
             n_features: self.n_features,
-        })
+        };
+        detector.set_threshold();
+        Ok(detector)
     }
 }
 
@@ -135,8 +133,22 @@ impl Detector {
             weight_norm: self.norm.clone(),
             init_norm: self.init_norm.clone(),
             feature_norm: self.feature_norm.clone(),
+            threshold_rule: self.threshold_rule,
             report: Default::default(),
         }
+    }
+
+    /// ½ without unlabelled flows; with them, the learned rule applied to the share of them this detector flags.
+    fn set_threshold(&mut self) {
+        self.threshold = match &self.unlabelled {
+            Some(u) if u.nrows() > 0 => {
+                self.threshold_rule
+                    .threshold(crate::threshold::ThresholdRule::flagged_share(
+                        &self.predict_proba(u.view()),
+                    ))
+            }
+            _ => 0.5,
+        };
     }
 
     fn rebuild(&mut self) -> Result<()> {
@@ -146,13 +158,12 @@ impl Detector {
             y: &self.support_y,
         };
         let ids: Vec<usize> = (0..self.known.len()).collect();
-        let unlabelled = self.unlabelled.as_ref().map(|u| u.view());
-        let (init, local, evidence, task) =
-            model.analyse(&ids, support, unlabelled, &self.local_settings)?;
+        let (init, local, evidence, task) = model.analyse(&ids, support, &self.local_settings)?;
         self.initialisation = init;
         self.local = local;
         self.evidence = evidence;
         self.task = task;
+        self.set_threshold();
         Ok(())
     }
 
@@ -241,10 +252,9 @@ impl Detector {
         let nf = q.n_forests;
         let mut w = vec![0.0; nf];
         for chunk in out.chunks(nf) {
-            let max = chunk.iter().map(|o| o.0).fold(f32::MIN, f32::max);
-            let e: Vec<f64> = chunk.iter().map(|o| ((o.0 - max) as f64).exp()).collect();
-            let z: f64 = e.iter().sum();
-            w.iter_mut().zip(&e).for_each(|(w, e)| *w += e / z);
+            w.iter_mut()
+                .zip(mixture_weights(chunk))
+                .for_each(|(w, e)| *w += e);
         }
         let n = (out.len() / nf).max(1) as f64;
         w.iter().map(|v| v / n).collect()
@@ -261,9 +271,8 @@ impl Detector {
         let x = ArrayView2::from_shape((1, row.len()), row).expect("row shape");
         let (q, out) = self.outputs(x);
         let nf = q.n_forests;
-        let max = out.iter().map(|o| o.0).fold(f32::MIN, f32::max);
         let e: Vec<f64> = if self.heads.weight.is_some() {
-            out.iter().map(|o| ((o.0 - max) as f64).exp()).collect()
+            mixture_weights(&out)
         } else {
             (0..nf).map(|f| (f == nf - 1) as u8 as f64).collect()
         };

@@ -34,6 +34,12 @@ pub enum MetaError {
         found: u32,
         supported: u32,
     },
+    #[error("{path}: meta-model format version {found} is older than this build reads ({supported}); retrain it with `metaforest train`")]
+    OlderVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
     #[error("{path}: file is truncated (expected {expected} payload bytes, found {found})")]
     Truncated {
         path: PathBuf,

@@ -13,7 +13,8 @@ use crate::learner::MetaModel;
 use crate::network::{from_safetensors, to_safetensors, MlpMetaLearner};
 
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: the learned threshold rule joined the meta-model and the detector.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 8 + 4;
 /// Refuse payloads larger than this (a corrupted length must not allocate the machine away).
 const MAX_PAYLOAD: u64 = 8 << 30;
@@ -60,6 +61,13 @@ pub fn read_file<T: DeserializeOwned>(path: &Path, magic: &[u8; 8]) -> Result<T>
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
     if version > FORMAT_VERSION {
         return Err(MetaError::NewerVersion {
+            path: path.into(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version < FORMAT_VERSION {
+        return Err(MetaError::OlderVersion {
             path: path.into(),
             found: version,
             supported: FORMAT_VERSION,

@@ -22,6 +22,7 @@ use crate::descriptor::*;
 use crate::error::{MetaError, Result};
 use crate::init::*;
 use crate::network::*;
+use crate::threshold::{ThresholdEpisode, ThresholdRule};
 
 /// One known domain's rows: features, 0/1 targets and the attack-class code of each row (0 = benign).
 #[derive(Clone, Debug)]
@@ -242,6 +243,8 @@ pub struct MetaModel {
     pub weight_norm: Normalizer,
     pub init_norm: Normalizer,
     pub feature_norm: Normalizer,
+    /// Threshold from the share of a domain's unlabelled flows the detector flags (used only when they are given).
+    pub threshold_rule: ThresholdRule,
     /// Training summary: episodes used and the final validation losses.
     pub report: TrainReport,
 }
@@ -251,18 +254,25 @@ pub struct TrainReport {
     pub episodes_train: usize,
     pub episodes_val: usize,
     pub weight_val_loss: f64,
-    /// Validation query loss of the plain mean of forests (equal weights, no shift), for comparison.
+    /// Whether the configuration and prior heads beat the plain local forest on the validation domain (else off).
+    pub config_head_kept: bool,
+    pub prior_head_kept: bool,
+    /// Epochs of the weighting head chosen on the validation domain (0: the untrained, local-anchored head kept).
+    pub weight_epochs: usize,
+    /// Validation query loss of an untrained head (equal head outputs: the local forest's anchored 0.9 weight, no
+    /// shift), for comparison.
     pub equal_weight_val_loss: f64,
 }
 
 /// The rows of one episode inside its domain.
 struct EpisodeRows {
     target: usize,
+    /// "benign vs every attack" of the domain (its natural balance), not "benign vs one attack class".
+    whole_domain: bool,
     k: usize,
     support: Vec<usize>,
     query: Vec<usize>,
-    /// Unlabelled flows of the same task (natural balance), disjoint from support and query; empty in the episodes
-    /// that train the labelled-only mode.
+    /// Unlabelled flows of the same task (natural balance), disjoint from support and query (for the threshold rule).
     unlabelled: Vec<usize>,
 }
 
@@ -271,7 +281,8 @@ fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Opti
     let t = rng.gen_range(0..domains.len());
     let d = &domains[t];
     let benign: Vec<usize> = (0..d.y.len()).filter(|&r| d.y[r] == 0).collect();
-    let attack_rows: Vec<usize> = if rng.gen_bool(params.class_task_share) {
+    let class_task = rng.gen_bool(params.class_task_share);
+    let attack_rows: Vec<usize> = if class_task {
         // "benign vs attack class c": pick among classes with enough rows for a support and some query flows.
         let mut classes: Vec<u16> = d.class.iter().copied().filter(|&c| c != 0).collect();
         classes.sort_unstable();
@@ -308,9 +319,9 @@ fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Opti
     let qa = ((q as f64 * rest_a.len() as f64 / total).round() as usize).clamp(1, rest_a.len());
     let qb = (q.saturating_sub(qa)).clamp(1, rest_b.len());
     let query = rest_b[..qb].iter().chain(&rest_a[..qa]).copied().collect();
-    // Half of the episodes see unlabelled flows of the task, so one network serves both modes.
+    // Unlabelled flows of the task at its natural balance: what the threshold rule reads.
     let (left_b, left_a) = (&rest_b[qb..], &rest_a[qa..]);
-    let unlabelled = if rng.gen_bool(0.5) && !left_b.is_empty() {
+    let unlabelled = if !left_b.is_empty() || !left_a.is_empty() {
         let u = UNLABELLED_SAMPLE.min(left_b.len() + left_a.len());
         let ua = (u as f64 * left_a.len() as f64 / (left_b.len() + left_a.len()) as f64).round();
         let ua = (ua as usize).min(left_a.len());
@@ -321,11 +332,122 @@ fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Opti
     };
     Some(EpisodeRows {
         target: t,
+        whole_domain: !class_task,
         k,
         support,
         query,
         unlabelled,
     })
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    if n == 0 {
+        f64::INFINITY
+    } else {
+        sum / n as f64
+    }
+}
+
+fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0)
+}
+
+/// Class-balanced query log-loss of the local forest grown with and without the learned sampling prior, over the
+/// validation episodes (mean of the two classes' mean losses, so no domain's class balance decides).
+fn self_check_prior(
+    model: &MetaModel,
+    domains: &[DomainData],
+    val: &[EpisodeRows],
+) -> Result<(f64, f64)> {
+    let pairs: Vec<(f64, f64)> = val
+        .par_iter()
+        .map(|s| {
+            let d = &domains[s.target];
+            let (sx, qx) = (select(&d.x, &s.support), select(&d.x, &s.query));
+            let sy: Vec<u32> = s.support.iter().map(|&r| d.y[r]).collect();
+            let qy: Vec<u32> = s.query.iter().map(|&r| d.y[r]).collect();
+            let support = Support {
+                x: sx.view(),
+                y: &sy,
+            };
+            let ids = model.known_except(s.target);
+            let settings = model.local_settings(s);
+            let known: Vec<&Forest> = ids.iter().map(|&i| &model.known[i].forest).collect();
+            let with = model.initialise(&ids, support, &settings)?;
+            let without = Initialisation {
+                feature_prior: None,
+                ..with.clone()
+            };
+            let loss = |init: &Initialisation| -> Result<f64> {
+                let local = grow_local(init, &settings, support, &known)?;
+                Ok(balanced_log_loss(&attack_probs(&local, qx.view()), &qy))
+            };
+            Ok((loss(&with)?, loss(&without)?))
+        })
+        .collect::<Result<_>>()?;
+    Ok((
+        mean(pairs.iter().map(|p| p.0)),
+        mean(pairs.iter().map(|p| p.1)),
+    ))
+}
+
+fn balanced_log_loss(p: &[f64], y: &[u32]) -> f64 {
+    let part = |class: u32| {
+        let (pp, yy): (Vec<f64>, Vec<u32>) = p
+            .iter()
+            .zip(y)
+            .filter(|(_, &c)| c == class)
+            .map(|(&p, &c)| (p, c))
+            .unzip();
+        log_loss(&pp, &yy)
+    };
+    (part(0) + part(1)) / 2.0
+}
+
+/// How long to train the weighting head, decided the way it will be used: for each known domain, train on the
+/// episodes of the others and note the epoch count with the lowest loss on that domain's episodes; take the least,
+/// so the head trains only as long as every held-out known domain still gains (0 keeps the anchored head).
+/// `None` when fewer than two domains can be held out this way.
+fn leave_one_domain_out_epochs(
+    episodes: &[WeightEpisode],
+    targets: &[usize],
+    schedule: &TrainSchedule,
+) -> Result<Option<usize>> {
+    let mut domains: Vec<usize> = targets.to_vec();
+    domains.sort_unstable();
+    domains.dedup();
+    let mut chosen = Vec::new();
+    for &v in &domains {
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        for (e, &t) in episodes.iter().zip(targets) {
+            if t == v {
+                val.push(e.clone());
+            } else {
+                train.push(e.clone());
+            }
+        }
+        if val.len() < 2 || train.len() < 8 {
+            continue;
+        }
+        let (_, loss, epochs) = train_weight_head(&train, &val, schedule, None)?;
+        tracing::info!(
+            held_out = v,
+            loss,
+            epochs,
+            "meta-training: weighting head, leave one domain out"
+        );
+        chosen.push(epochs);
+    }
+    if chosen.len() < 2 {
+        return Ok(None);
+    }
+    Ok(chosen.into_iter().min())
 }
 
 /// Unlabelled flows per meta-training episode (and the default sample size at adaptation).
@@ -337,6 +459,8 @@ struct InitEpisode {
     config_target: [f32; N_CONFIGS],
     feature_in: Vec<[f32; FEATURE_WIDTH]>,
     prior_target: Vec<f32>,
+    /// Query log-loss of every configuration, for the check that the head beats the plain one on unseen domains.
+    config_losses: [f64; N_CONFIGS],
 }
 
 /// Temperature (in query log-loss units) of the soft configuration targets.
@@ -344,6 +468,14 @@ const CONFIG_TEMPERATURE: f64 = 0.05;
 
 fn select(x: &Array2<f64>, rows: &[usize]) -> Array2<f64> {
     x.select(Axis(0), rows)
+}
+
+/// `probs[forest][flow]` laid out flow-major (`n_forests` values per flow), as the weighting head reads them.
+pub(crate) fn flow_major(probs: &[Vec<f64>]) -> Vec<f32> {
+    let n = probs.first().map_or(0, |p| p.len());
+    (0..n)
+        .flat_map(|r| probs.iter().map(move |p| p[r] as f32))
+        .collect()
 }
 
 impl MetaModel {
@@ -386,7 +518,7 @@ impl MetaModel {
             });
         }
         let nf = domains[0].x.ncols();
-        let specs: Vec<EpisodeRows> = (0..params.n_episodes as u64)
+        let mut specs: Vec<EpisodeRows> = (0..params.n_episodes as u64)
             .filter_map(|i| draw_episode(domains, params, i))
             .collect();
         if specs.len() < 10 {
@@ -396,7 +528,24 @@ impl MetaModel {
                 params.n_episodes
             )));
         }
-        let n_val = ((specs.len() as f64 * params.val_fraction).round() as usize).max(2);
+        // Early stopping must reward what transfers to an unseen domain, so the validation episodes are those of one
+        // whole known domain (the last), never seen by the heads while they train; the weighting head is then refit
+        // on every episode for the epoch count that domain chose. Without enough of them, a random share is used.
+        let val_domain = domains.len() - 1;
+        let (mut train_specs, val_specs): (Vec<_>, Vec<_>) =
+            specs.into_iter().partition(|s| s.target != val_domain);
+        if val_specs.len() < 2 || train_specs.len() < 8 {
+            train_specs.extend(val_specs);
+            specs = train_specs;
+        } else {
+            specs = train_specs.into_iter().chain(val_specs).collect();
+        }
+        let n_val = specs.iter().filter(|s| s.target == val_domain).count();
+        let n_val = if n_val >= 2 && specs.len() - n_val >= 8 {
+            n_val
+        } else {
+            ((specs.len() as f64 * params.val_fraction).round() as usize).max(2)
+        };
         let n_train = specs.len() - n_val;
         let bar = |len: usize, msg: &'static str| {
             if params.progress {
@@ -434,6 +583,7 @@ impl MetaModel {
                 mean: vec![0.0; FEATURE_WIDTH],
                 scale: vec![1.0; FEATURE_WIDTH],
             },
+            threshold_rule: ThresholdRule::NEUTRAL,
             report: TrainReport {
                 episodes_train: n_train,
                 episodes_val: n_val,
@@ -465,16 +615,34 @@ impl MetaModel {
                 .into_iter()
                 .zip(stage_a.iter().map(|e| e.prior_target.clone()))
                 .collect();
-            model.heads.config = Some(train_config_head(
-                &cfg[..n_train],
-                &cfg[n_train..],
-                &params.schedule,
-            )?);
+            // Each learned half of the initialisation must beat the plain default on the validation domain's
+            // episodes (a domain the heads never trained on), or it is switched off: a head that only fits the
+            // training domains would cost the new domain accuracy.
+            let config = train_config_head(&cfg[..n_train], &cfg[n_train..], &params.schedule)?;
+            let val_a = &stage_a[n_train..];
+            let chosen_loss = mean(cfg[n_train..].iter().zip(val_a).map(|((x, _), e)| {
+                let logits = config.forward(x);
+                e.config_losses[argmax(&logits)]
+            }));
+            let plain_loss = mean(val_a.iter().map(|e| e.config_losses[0]));
+            tracing::info!(
+                chosen_loss,
+                plain_loss,
+                "meta-training: configuration head check"
+            );
+            model.report.config_head_kept = chosen_loss < plain_loss;
+            model.heads.config = model.report.config_head_kept.then_some(config);
             model.heads.prior = Some(train_prior_head(
                 &pri[..n_train],
                 &pri[n_train..],
                 &params.schedule,
             )?);
+            let (with_prior, without) = self_check_prior(&model, domains, &specs[n_train..])?;
+            tracing::info!(with_prior, without, "meta-training: prior head check");
+            model.report.prior_head_kept = with_prior < without;
+            if !model.report.prior_head_kept {
+                model.heads.prior = None;
+            }
         }
 
         // Stage B: weighting head, on local forests grown from the (now learned) initialisation.
@@ -489,23 +657,58 @@ impl MetaModel {
                 .flat_map(|e| e.rows.clone())
                 .collect();
             model.weight_norm = Normalizer::fit(&rows);
-            stage_b
-                .iter_mut()
-                .for_each(|e| model.weight_norm.apply(&mut e.rows));
+            stage_b.iter_mut().for_each(|e| {
+                model.weight_norm.apply(&mut e.rows);
+                model.weight_norm.apply(&mut e.unlabelled_rows);
+            });
             let (train, val) = stage_b.split_at(n_train);
-            let equal = Mlp {
-                layers: vec![(vec![0.0; 2 * WEIGHT_IN], vec![0.0, 0.0])],
-            };
+            let equal = zero_weight_head();
             model.report.equal_weight_val_loss =
                 weight_loss(&equal, &val.iter().collect::<Vec<_>>());
-            let (mlp, val_loss) = train_weight_head(train, val, &params.schedule)?;
+            let (_, val_loss, _) = train_weight_head(train, val, &params.schedule, None)?;
+            let targets: Vec<usize> = specs.iter().map(|s| s.target).collect();
+            let best_epochs = leave_one_domain_out_epochs(&stage_b, &targets, &params.schedule)?
+                .unwrap_or(train_weight_head(train, val, &params.schedule, None)?.2);
             model.report.weight_val_loss = val_loss;
+            model.report.weight_epochs = best_epochs;
+            // No epoch beat the untrained, local-anchored head on the unseen domain: keep exactly that (zero
+            // outputs), rather than weights that only fit the training domains.
+            let mlp = if best_epochs == 0 {
+                equal
+            } else {
+                train_weight_head(&stage_b, &[], &params.schedule, Some(best_epochs))?.0
+            };
             model.heads.weight = Some(mlp);
             tracing::info!(
                 val_loss,
-                equal_weights = model.report.equal_weight_val_loss,
-                "meta-training: done"
+                anchored_untrained = model.report.equal_weight_val_loss,
+                "meta-training: weighting head done"
             );
+            // The threshold rule, on the whole-domain episodes (a new network's traffic is all of its attacks at its
+            // own balance, not one attack class); kept only if it beats threshold ½ on known domains held out.
+            let (threshold_episodes, groups): (Vec<ThresholdEpisode>, Vec<usize>) = stage_b
+                .par_iter()
+                .zip(&specs)
+                .filter(|(_, s)| s.whole_domain)
+                .map(|(e, s)| {
+                    let learner = &model.heads;
+                    let query = combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests);
+                    let unlabelled = combine(
+                        &learner.score_rows(&e.unlabelled_rows),
+                        &e.unlabelled_probs,
+                        e.n_forests,
+                    );
+                    let episode = ThresholdEpisode {
+                        query_probs: query,
+                        labels: e.labels.iter().map(|&y| (y > 0.5) as u32).collect(),
+                        flagged: ThresholdRule::flagged_share(&unlabelled),
+                    };
+                    (episode, s.target)
+                })
+                .filter(|(e, _)| e.labels.contains(&1) && e.labels.contains(&0))
+                .unzip();
+            model.threshold_rule = ThresholdRule::fit_checked(&threshold_episodes, &groups);
+            tracing::info!(rule = ?model.threshold_rule, "meta-training: threshold rule");
         }
         Ok(model)
     }
@@ -528,9 +731,7 @@ impl MetaModel {
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         let plain = grow_local(&Initialisation::plain(), &settings, support, &known_forests)?;
         let (evidence, stats) = self.evidence(&ids, &plain, support);
-        let ux = select(&d.x, &s.unlabelled);
-        let summary = UnlabelledSummary::of(&plain, &known_forests, ux.view());
-        let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, summary.as_ref());
+        let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, None);
         let donor = best_donor(&evidence[..ids.len()], support);
         let losses: Vec<f64> = CONFIGS
             .iter()
@@ -568,6 +769,10 @@ impl MetaModel {
             config_target,
             feature_in,
             prior_target: target_imp.iter().map(|v| (v / z) as f32).collect(),
+            config_losses: losses
+                .clone()
+                .try_into()
+                .expect("one loss per configuration"),
         })
     }
 
@@ -581,22 +786,20 @@ impl MetaModel {
         };
         let ids = self.known_except(s.target);
         let ux = select(&d.x, &s.unlabelled);
-        let (_, local, evidence, task) =
-            self.analyse(&ids, support, Some(ux.view()), &self.local_settings(s))?;
+        let (_, local, evidence, task) = self.analyse(&ids, support, &self.local_settings(s))?;
         let mut forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         forests.push(&local);
         let q = query_evidence(&forests, &evidence, &task, qx.view());
-        let nq = qx.nrows();
-        let probs = (0..nq)
-            .flat_map(|r| q.probs.iter().map(move |p| p[r] as f32))
-            .collect();
+        let u = query_evidence(&forests, &evidence, &task, ux.view());
         let labels: Vec<f32> = s.query.iter().map(|&r| d.y[r] as f32).collect();
         Ok(WeightEpisode {
+            probs: flow_major(&q.probs),
             rows: q.rows,
-            probs,
-            loss_weights: loss_weights(&labels, s.unlabelled.is_empty()),
+            loss_weights: loss_weights(&labels, true),
             labels,
             n_forests: forests.len(),
+            unlabelled_probs: flow_major(&u.probs),
+            unlabelled_rows: u.rows,
         })
     }
 
@@ -628,7 +831,6 @@ impl MetaModel {
         &self,
         ids: &[usize],
         support: Support,
-        unlabelled: Option<ArrayView2<f64>>,
         settings: &LocalForestSettings,
     ) -> Result<Initialisation> {
         if !self.params.heads.init() {
@@ -637,22 +839,16 @@ impl MetaModel {
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         let plain = grow_local(&Initialisation::plain(), settings, support, &known_forests)?;
         let (evidence, stats) = self.evidence(ids, &plain, support);
-        let summary = unlabelled.and_then(|u| UnlabelledSummary::of(&plain, &known_forests, u));
-        let task = task_descriptor(
-            support.y.len() / 2,
-            &evidence[..ids.len()],
-            &stats,
-            summary.as_ref(),
-        );
+        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         let mut cfg_in = [init_input(&task, &evidence[..ids.len()])];
         self.init_norm.apply(&mut cfg_in);
         let logits = self.heads.config_logits(&cfg_in[0]);
-        let best = logits
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)
-            .unwrap_or(0);
+        // A head switched off by its validation check leaves the plain configuration (index 0).
+        let best = if self.heads.config.is_some() {
+            argmax(&logits)
+        } else {
+            0
+        };
         let max = logits.iter().copied().fold(f32::MIN, f32::max);
         let z: f32 = logits.iter().map(|l| (l - max).exp()).sum();
         let facts: Vec<(&Forest, &ForestFacts)> = ids
@@ -664,7 +860,11 @@ impl MetaModel {
         Ok(Initialisation {
             config: CONFIGS[best],
             config_probs: logits.iter().map(|l| (l - max).exp() / z).collect(),
-            feature_prior: Some(prior_from_logits(&self.heads.prior_logits(&feat))),
+            feature_prior: self
+                .heads
+                .prior
+                .as_ref()
+                .map(|_| prior_from_logits(&self.heads.prior_logits(&feat))),
             donor: best_donor(&evidence[..ids.len()], support),
         })
     }
@@ -675,7 +875,6 @@ impl MetaModel {
         &self,
         ids: &[usize],
         support: Support,
-        unlabelled: Option<ArrayView2<f64>>,
         settings: &LocalForestSettings,
     ) -> Result<(
         Initialisation,
@@ -683,17 +882,11 @@ impl MetaModel {
         Vec<ForestEvidence>,
         [f32; TASK_WIDTH],
     )> {
-        let init = self.initialise(ids, support, unlabelled, settings)?;
+        let init = self.initialise(ids, support, settings)?;
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         let local = grow_local(&init, settings, support, &known_forests)?;
         let (evidence, stats) = self.evidence(ids, &local, support);
-        let summary = unlabelled.and_then(|u| UnlabelledSummary::of(&local, &known_forests, u));
-        let task = task_descriptor(
-            support.y.len() / 2,
-            &evidence[..ids.len()],
-            &stats,
-            summary.as_ref(),
-        );
+        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         Ok((init, local, evidence, task))
     }
 

@@ -22,6 +22,7 @@ pub mod io;
 pub mod learner;
 pub mod network;
 pub mod rules;
+pub mod threshold;
 
 pub use descriptor::Support;
 pub use detector::{em_prior, Detector, Explanation, ForestContribution};
@@ -31,3 +32,4 @@ pub use learner::{
     train_task_learners, DomainData, Heads, MetaModel, MetaParams, TaskLearner, UNLABELLED_SAMPLE,
 };
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
+pub use threshold::ThresholdRule;

@@ -87,6 +87,17 @@ fn prior_mlp(m: &<PriorNet as BuildOnDevice<Cpu, f32>>::Built) -> Mlp {
     }
 }
 
+/// A weighting head of the trained shape whose outputs are all zero: the local-anchored mixture, no shift.
+pub fn zero_weight_head() -> Mlp {
+    Mlp {
+        layers: vec![
+            (vec![0.0; HIDDEN * WEIGHT_IN], vec![0.0; HIDDEN]),
+            (vec![0.0; HIDDEN * HIDDEN], vec![0.0; HIDDEN]),
+            (vec![0.0; 2 * HIDDEN], vec![0.0; 2]),
+        ],
+    }
+}
+
 /// The trained heads, as plain weights, plus the dfdx safetensors bytes they were read from (what the model file
 /// stores, so the file is loadable back into dfdx for further training).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -126,14 +137,44 @@ impl MetaLearner for MlpMetaLearner {
 
 /// One cached weighting episode: normalised rows (flow-major, `n_forests` rows per flow), the forests' attack
 /// probabilities laid out the same way, and the flows' 0/1 labels.
+#[derive(Clone)]
 pub struct WeightEpisode {
     pub rows: Vec<[f32; WEIGHT_IN]>,
     pub probs: Vec<f32>,
     pub labels: Vec<f32>,
-    /// Per-flow loss weights summing to 1: class-balanced when the episode has no unlabelled flows (the domain's
-    /// class balance is then unknowable, so no prior should be learned), natural balance when it has them.
+    /// Per-flow loss weights summing to 1, class-balanced: the weights learn to rank, prior-free (a balanced support
+    /// says nothing of the domain's balance); the operating point is the threshold rule's job.
     pub loss_weights: Vec<f32>,
     pub n_forests: usize,
+    /// Rows and forest probabilities of the episode's unlabelled flows (same layout), for the threshold rule.
+    pub unlabelled_rows: Vec<[f32; WEIGHT_IN]>,
+    pub unlabelled_probs: Vec<f32>,
+}
+
+/// Logit added to the local forest's weight before the softmax, so an untrained (or uninformative) head gives the
+/// local forest 95 % of the weight. Zero-shot known forests score far below a K-shot local forest on a new network
+/// (B1, B3 in the reports), so the head has to *earn* every bit of weight it moves onto them.
+pub fn local_anchor(n_forests: usize) -> f32 {
+    // Local weight 0.95 at equal head outputs, whatever the number of known forests.
+    (19.0 * n_forests.saturating_sub(1).max(1) as f32).ln()
+}
+
+/// Scale of the head's per-flow logit shift (its second output). EXPERIMENT: 0 disables it.
+pub const FLOW_SHIFT_SCALE: f32 = 0.0;
+
+/// Per-flow mixture weights (sum 1) from the head's weight logits; the local forest is the last row.
+pub fn mixture_weights(outputs: &[(f32, f32)]) -> Vec<f64> {
+    let n = outputs.len();
+    let anchor = local_anchor(n);
+    let logits: Vec<f32> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| o.0 + if i + 1 == n { anchor } else { 0.0 })
+        .collect();
+    let max = logits.iter().copied().fold(f32::MIN, f32::max);
+    let e: Vec<f64> = logits.iter().map(|&l| ((l - max) as f64).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.iter().map(|v| v / z).collect()
 }
 
 /// Combines per-row network outputs into each flow's attack probability: softmax weights over the flow's forests,
@@ -143,11 +184,10 @@ pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f
         .chunks(n_forests)
         .zip(probs.chunks(n_forests))
         .map(|(o, p)| {
-            let max = o.iter().map(|x| x.0).fold(f32::MIN, f32::max);
-            let e: Vec<f64> = o.iter().map(|x| ((x.0 - max) as f64).exp()).collect();
-            let z: f64 = e.iter().sum();
-            let mix: f64 = e.iter().zip(p).map(|(w, &p)| w / z * p as f64).sum();
-            let bias = o.iter().map(|x| x.1 as f64).sum::<f64>() / n_forests as f64;
+            let e = mixture_weights(o);
+            let mix: f64 = e.iter().zip(p).map(|(w, &p)| w * p as f64).sum();
+            let bias = FLOW_SHIFT_SCALE as f64 * o.iter().map(|x| x.1 as f64).sum::<f64>()
+                / n_forests as f64;
             crate::descriptor::sigmoid(crate::descriptor::logit(mix) + bias)
         })
         .collect()
@@ -227,13 +267,15 @@ fn net_err<E: std::fmt::Debug>(e: E) -> MetaError {
     MetaError::Network(format!("{e:?}"))
 }
 
-/// Trains the weighting head on `train` episodes, stopping early on the loss of `val` episodes. Returns the best
-/// network (by validation loss) and its validation loss.
+/// Trains the weighting head on `train` episodes, stopping early on the loss of `val` episodes, or for exactly
+/// `fixed_epochs` epochs (then `val` may be empty). Returns the best network (by validation loss), its validation
+/// loss, and the number of epochs that produced it (0: the untrained network was best).
 pub fn train_weight_head(
     train: &[WeightEpisode],
     val: &[WeightEpisode],
     schedule: &TrainSchedule,
-) -> Result<(Mlp, f64)> {
+    fixed_epochs: Option<usize>,
+) -> Result<(Mlp, f64, usize)> {
     let dev = Cpu::seed_from_u64(schedule.seed);
     let mut model = dev.build_module::<WeightNet, f32>();
     let mut grads = model.alloc_grads();
@@ -242,13 +284,12 @@ pub fn train_weight_head(
     let bsel = dev.tensor([[0.0f32], [1.0]]);
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x5eed);
     let val_refs: Vec<&WeightEpisode> = val.iter().collect();
-    let mut best = (
-        weight_mlp(&model),
-        weight_loss(&weight_mlp(&model), &val_refs),
-    );
+    // The reference is the anchored head with zero outputs, not dfdx's random initialisation.
+    let zero = zero_weight_head();
+    let mut best = (zero.clone(), weight_loss(&zero, &val_refs), 0);
     let mut since_best = 0;
     let mut order: Vec<usize> = (0..train.len()).collect();
-    for epoch in 0..schedule.max_epochs {
+    for epoch in 0..fixed_epochs.unwrap_or(schedule.max_epochs) {
         order.shuffle(&mut rng);
         let mut train_loss = 0.0;
         for &i in &order {
@@ -266,7 +307,11 @@ pub fn train_weight_head(
             let (out, tape) = out.split_tape();
             let (wl, tape) = out.clone().put_tape(tape).matmul(wsel.clone()).split_tape();
             let (bl, tape) = out.put_tape(tape).matmul(bsel.clone()).split_tape();
-            let w = wl.put_tape(tape).reshape_like(&(q, f)).softmax::<Axis<1>>();
+            let anchor: Vec<f32> = (0..q * f)
+                .map(|i| if i % f == f - 1 { local_anchor(f) } else { 0.0 })
+                .collect();
+            let anchor = dev.tensor_from_vec(anchor, (q, f));
+            let w = (wl.put_tape(tape).reshape_like(&(q, f)) + anchor).softmax::<Axis<1>>();
             let eps = crate::descriptor::PROB_EPS as f32;
             let (p, tape) = (w * probs)
                 .sum::<(usize,), Axis<1>>()
@@ -277,13 +322,17 @@ pub fn train_weight_head(
                 .put_tape(tape)
                 .reshape_like(&(q, f))
                 .mean::<(usize,), Axis<1>>();
-            let loss = ((b + lg).bce_with_logits(y) * lw).sum::<(), _>();
+            let loss = ((b * FLOW_SHIFT_SCALE + lg).bce_with_logits(y) * lw).sum::<(), _>();
             train_loss += loss.array() as f64;
             grads = loss.backward();
             opt.update(&mut model, &grads).map_err(net_err)?;
             model.zero_grads(&mut grads);
         }
         let mlp = weight_mlp(&model);
+        if fixed_epochs.is_some() {
+            best = (mlp, f64::NAN, epoch + 1);
+            continue;
+        }
         let v = weight_loss(&mlp, &val_refs);
         tracing::info!(
             epoch,
@@ -292,7 +341,7 @@ pub fn train_weight_head(
             "meta-training: weighting head"
         );
         if v < best.1 - 1e-5 {
-            best = (mlp, v);
+            best = (mlp, v, epoch + 1);
             since_best = 0;
         } else {
             since_best += 1;

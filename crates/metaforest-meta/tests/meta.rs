@@ -162,6 +162,12 @@ fn save_load_round_trip_gives_identical_predictions_and_damage_is_detected() {
         MetaModel::load(&path),
         Err(MetaError::NewerVersion { found: 99, .. })
     ));
+    bytes[8] = 1; // the format before the threshold rule
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(matches!(
+        MetaModel::load(&path),
+        Err(MetaError::OlderVersion { found: 1, .. })
+    ));
     assert!(matches!(
         MetaModel::load(dpath.with_extension("missing")),
         Err(MetaError::Io { .. })
@@ -209,4 +215,34 @@ fn held_out_rows_never_reach_meta_training() {
     };
     let (a, b) = (from(&t.features().to_owned()), from(&x));
     assert_eq!(a.heads, b.heads);
+}
+
+#[test]
+fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them() {
+    let t = table();
+    let (known, held) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    let (sx, sy) = support(&t, &held, 5);
+    assert_eq!(model.adapt(sx.view(), &sy).unwrap().threshold, 0.5);
+    let unlabelled = t.features().select(Axis(0), &held[200..900]);
+    let det = model
+        .adapt_with_unlabelled(sx.view(), &sy, unlabelled.view())
+        .unwrap();
+    assert!(det.uses_unlabelled());
+    // The detector keeps an evenly strided sample of at most UNLABELLED_SAMPLE flows and applies the rule to the
+    // share of them it flags at one half.
+    let rows: Vec<usize> = (0..metaforest_meta::UNLABELLED_SAMPLE)
+        .map(|i| 200 + i * 700 / metaforest_meta::UNLABELLED_SAMPLE)
+        .collect();
+    let sample = t
+        .features()
+        .select(Axis(0), &rows.iter().map(|&i| held[i]).collect::<Vec<_>>());
+    let share = metaforest_meta::ThresholdRule::flagged_share(&det.predict_proba(sample.view()));
+    let expected = model.threshold_rule.threshold(share);
+    assert!(
+        (det.threshold - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        det.threshold
+    );
+    assert!(det.threshold > 0.0 && det.threshold < 1.0);
 }
