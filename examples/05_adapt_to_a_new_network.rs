@@ -145,8 +145,8 @@ fn main() -> Result<()> {
 
     // ANCHOR: em
     // The support is balanced (K per class) but real traffic is not. Unlabelled flows are always
-    // available: given a sample of them, the detector's threshold shift also reads what they say
-    // about the network's class balance. Reports label such results "uses unlabelled traffic".
+    // available: given a sample of them, the detector sets its threshold with the learned rule,
+    // from the share of them it flags. Reports label such results "uses unlabelled traffic".
     let unlabelled: Vec<usize> = rest.iter().copied().take(3_000).collect();
     let x_unlabelled = table.features().select(Axis(0), &unlabelled);
     let with_traffic =

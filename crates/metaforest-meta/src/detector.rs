@@ -28,7 +28,7 @@ pub struct Detector {
     task: [f32; TASK_WIDTH],
     /// The initialisation the meta-network chose (reported by `explain`).
     pub initialisation: crate::init::Initialisation,
-    /// A sample of the domain's unlabelled flows, when supplied: the threshold shift then also reads what they say
+    /// A sample of the domain's unlabelled flows, when supplied: the threshold rule then reads what they say
     /// about the domain's class balance (labelled "uses unlabelled traffic" in reports).
     unlabelled: Option<Array2<f64>>,
     /// Attack-probability threshold for `predict`: ½, or the learned rule's value when unlabelled flows were given.
@@ -53,7 +53,8 @@ pub struct ForestContribution {
 pub struct Explanation {
     pub score: f64,
     pub attack: bool,
-    /// Logit shift applied after weighting (the learned threshold / prior correction).
+    /// Per-flow logit shift applied after weighting (0 while [`crate::network::FLOW_SHIFT_SCALE`] is 0; the
+    /// operating point is [`Detector::threshold`]).
     pub shift: f64,
     pub forests: Vec<ForestContribution>,
     /// Features used on the decision paths of the most heavily weighted forest, with the share of its trees' split
@@ -69,7 +70,8 @@ impl MetaModel {
     }
 
     /// As [`MetaModel::adapt`], and also reads a sample of the domain's unlabelled flows (at most
-    /// [`crate::learner::UNLABELLED_SAMPLE`] are used) to set the threshold shift for the domain's class balance.
+    /// [`crate::learner::UNLABELLED_SAMPLE`] are used, evenly strided) to set the threshold for the domain's class
+    /// balance with the learned [`crate::threshold::ThresholdRule`].
     pub fn adapt_with_unlabelled(
         &self,
         x: ArrayView2<f64>,
@@ -286,7 +288,9 @@ impl Detector {
             })
             .collect();
         let score = self.predict_proba(x)[0];
-        let shift = out.iter().map(|o| o.1 as f64).sum::<f64>() / nf as f64;
+        let shift = crate::network::FLOW_SHIFT_SCALE as f64
+            * out.iter().map(|o| o.1 as f64).sum::<f64>()
+            / nf as f64;
         let top = forests
             .iter()
             .enumerate()

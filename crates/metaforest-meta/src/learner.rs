@@ -100,9 +100,9 @@ pub fn mix(seed: u64, index: u64) -> u64 {
 /// Which halves of the meta-learner are active (the ablation switch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Heads {
-    /// Learned weights + threshold shift over known forests and a learned local-forest initialisation.
+    /// Learned weights over known forests and a learned local-forest initialisation.
     Both,
-    /// Learned weights + threshold shift over known forests and a plain local forest.
+    /// Learned weights over known forests and a plain local forest.
     WeightsOnly,
     /// The learned initialisation of the local forest, used alone at threshold 0.5.
     InitOnly,
@@ -410,6 +410,9 @@ fn balanced_log_loss(p: &[f64], y: &[u32]) -> f64 {
     (part(0) + part(1)) / 2.0
 }
 
+/// Known domains held out, one at a time, to choose the weighting head's epochs.
+const LODO_DOMAINS: usize = 3;
+
 /// How long to train the weighting head, decided the way it will be used: for each known domain, train on the
 /// episodes of the others and note the epoch count with the lowest loss on that domain's episodes; take the least,
 /// so the head trains only as long as every held-out known domain still gains (0 keeps the anchored head).
@@ -422,6 +425,11 @@ fn leave_one_domain_out_epochs(
     let mut domains: Vec<usize> = targets.to_vec();
     domains.sort_unstable();
     domains.dedup();
+    // At most LODO_DOMAINS held out (those with the most episodes), so the cost stays flat when there are many
+    // known domains (P3 has eight).
+    let count = |d: usize| targets.iter().filter(|&&t| t == d).count();
+    domains.sort_by_key(|&d| (std::cmp::Reverse(count(d)), d));
+    domains.truncate(LODO_DOMAINS);
     let mut chosen = Vec::new();
     for &v in &domains {
         let (mut train, mut val) = (Vec::new(), Vec::new());

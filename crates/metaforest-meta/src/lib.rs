@@ -2,8 +2,10 @@
 //!
 //! Known domains each get a random forest (a *task learner*). Over many simulated few-shot episodes drawn from the
 //! known domains, a small dfdx network learns to turn what those forests say about a new domain's few labelled flows
-//! into (a) per-flow weights over the known forests and a new local forest plus a threshold shift, and (b) the local
-//! forest's initialisation: hyperparameters, a per-feature sampling prior, and transplanted trees.
+//! into (a) per-flow weights over the known forests and a new local forest, (b) the local forest's initialisation:
+//! hyperparameters, a per-feature sampling prior, and transplanted trees, and (c) a threshold rule that reads the new
+//! domain's unlabelled traffic. Every learned part is checked on known domains held out of its training and
+//! switched off when it does not transfer (see [`learner::TrainReport`]).
 //!
 //! ```no_run
 //! use metaforest_meta::{DomainData, MetaModel, MetaParams};
