@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use metaforest_meta::descriptor::ForestFacts;
-use metaforest_meta::{DomainData, MetaModel, MetaParams, TaskLearner};
+use metaforest_meta::{DomainData, Heads, MetaModel, MetaParams, TaskLearner};
 
 use crate::error::{EvalError, Result};
 use crate::method::{Draw, Fold, Method, Scored};
@@ -97,15 +97,19 @@ impl Method for MetaMethod {
         &self.name
     }
     fn describe(&self) -> String {
-        let u = if self.unlabelled {
-            ", reads unlabelled flows"
-        } else {
-            ""
+        let what = match self.params.heads {
+            Heads::Both => "meta-learned forest weights and local-forest initialisation",
+            Heads::WeightsOnly => {
+                "meta-learned forest weights over the known forests and a plain local forest"
+            }
+            Heads::InitOnly => "meta-learned local-forest initialisation alone",
         };
-        format!(
-            "meta-learned weights, threshold shift and local-forest initialisation ({:?} heads{u})",
-            self.params.heads
-        )
+        let u = if self.unlabelled {
+            "; threshold from the learned rule on unlabelled flows"
+        } else {
+            "; threshold 0.5"
+        };
+        format!("{what}{u}")
     }
     fn uses_unlabelled(&self) -> bool {
         self.unlabelled

@@ -72,7 +72,8 @@ pub struct ProtocolArgs {
     /// Leave out the META rows (baselines only).
     #[arg(long)]
     pub no_meta: bool,
-    /// Also run the ablation rows META-W (weights only) and META-I (initialisation only).
+    /// Also run the ablation rows META-B (weights and initialisation) and META-I (initialisation only);
+    /// META itself is weights only.
     #[arg(long)]
     pub ablation: bool,
     /// Meta-training episodes per fold (default 480; 120 with --quick).
@@ -119,8 +120,8 @@ impl ProtocolArgs {
         let mut methods = MetaMethod::pair(params.clone());
         if self.ablation {
             methods.push(MetaMethod::single(
-                "META-W",
-                params.clone().heads(Heads::WeightsOnly),
+                "META-B",
+                params.clone().heads(Heads::Both),
             ));
             methods.push(MetaMethod::single("META-I", params.heads(Heads::InitOnly)));
         }
