@@ -278,6 +278,20 @@ struct EpisodeRows {
     unlabelled: Vec<usize>,
 }
 
+impl EpisodeRows {
+    /// Support features and labels, then query features and labels, out of the target domain.
+    fn matrices(&self, domains: &[DomainData]) -> (Array2<f64>, Vec<u32>, Array2<f64>, Vec<u32>) {
+        let d = &domains[self.target];
+        let labels = |rows: &[usize]| rows.iter().map(|&r| d.y[r]).collect::<Vec<u32>>();
+        (
+            select(&d.x, &self.support),
+            labels(&self.support),
+            select(&d.x, &self.query),
+            labels(&self.query),
+        )
+    }
+}
+
 fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Option<EpisodeRows> {
     let mut rng = ChaCha8Rng::seed_from_u64(mix(params.seed, 1_000_000 + index));
     let t = rng.gen_range(0..domains.len());
@@ -370,10 +384,7 @@ fn self_check_prior(
     let pairs: Vec<(f64, f64)> = val
         .par_iter()
         .map(|s| {
-            let d = &domains[s.target];
-            let (sx, qx) = (select(&d.x, &s.support), select(&d.x, &s.query));
-            let sy: Vec<u32> = s.support.iter().map(|&r| d.y[r]).collect();
-            let qy: Vec<u32> = s.query.iter().map(|&r| d.y[r]).collect();
+            let (sx, sy, qx, qy) = s.matrices(domains);
             let support = Support {
                 x: sx.view(),
                 y: &sy,
@@ -728,10 +739,7 @@ impl MetaModel {
     }
 
     fn init_episode(&self, domains: &[DomainData], s: &EpisodeRows) -> Result<InitEpisode> {
-        let d = &domains[s.target];
-        let (sx, qx) = (select(&d.x, &s.support), select(&d.x, &s.query));
-        let sy: Vec<u32> = s.support.iter().map(|&r| d.y[r]).collect();
-        let qy: Vec<u32> = s.query.iter().map(|&r| d.y[r]).collect();
+        let (sx, sy, qx, qy) = s.matrices(domains);
         let support = Support {
             x: sx.view(),
             y: &sy,
