@@ -448,9 +448,9 @@ fn leave_one_domain_out_epochs(
         let (mut train, mut val) = (Vec::new(), Vec::new());
         for (e, &t) in episodes.iter().zip(targets) {
             if t == v {
-                val.push(e.clone());
+                val.push(e);
             } else {
-                train.push(e.clone());
+                train.push(e);
             }
         }
         if val.len() < 2 || train.len() < 8 {
@@ -686,10 +686,13 @@ impl MetaModel {
             let equal = zero_weight_head();
             model.report.equal_weight_val_loss =
                 weight_loss(&equal, &val.iter().collect::<Vec<_>>());
-            let (_, val_loss, _) = train_weight_head(train, val, &params.schedule, None)?;
+            let (train, val): (Vec<&WeightEpisode>, Vec<&WeightEpisode>) =
+                (train.iter().collect(), val.iter().collect());
+            let (_, val_loss, split_epochs) =
+                train_weight_head(&train, &val, &params.schedule, None)?;
             let targets: Vec<usize> = specs.iter().map(|s| s.target).collect();
             let best_epochs = leave_one_domain_out_epochs(&stage_b, &targets, &params.schedule)?
-                .unwrap_or(train_weight_head(train, val, &params.schedule, None)?.2);
+                .unwrap_or(split_epochs);
             model.report.weight_val_loss = val_loss;
             model.report.weight_epochs = best_epochs;
             // No epoch beat the untrained, local-anchored head on the unseen domain: keep exactly that (zero
@@ -697,7 +700,8 @@ impl MetaModel {
             let mlp = if best_epochs == 0 {
                 equal
             } else {
-                train_weight_head(&stage_b, &[], &params.schedule, Some(best_epochs))?.0
+                let all: Vec<&WeightEpisode> = stage_b.iter().collect();
+                train_weight_head(&all, &[], &params.schedule, Some(best_epochs))?.0
             };
             model.heads.weight = Some(mlp);
             tracing::info!(

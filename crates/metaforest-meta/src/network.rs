@@ -138,7 +138,6 @@ impl MetaLearner for MlpMetaLearner {
 
 /// One cached weighting episode: normalised rows (flow-major, `n_forests` rows per flow), the forests' attack
 /// probabilities laid out the same way, and the flows' 0/1 labels.
-#[derive(Clone)]
 pub struct WeightEpisode {
     pub rows: Vec<[f32; WEIGHT_IN]>,
     pub probs: Vec<f32>,
@@ -275,8 +274,8 @@ fn net_err<E: std::fmt::Debug>(e: E) -> MetaError {
 /// `fixed_epochs` epochs (then `val` may be empty). Returns the best network (by validation loss), its validation
 /// loss, and the number of epochs that produced it (0: the untrained network was best).
 pub fn train_weight_head(
-    train: &[WeightEpisode],
-    val: &[WeightEpisode],
+    train: &[&WeightEpisode],
+    val: &[&WeightEpisode],
     schedule: &TrainSchedule,
     fixed_epochs: Option<usize>,
 ) -> Result<(Mlp, f64, usize)> {
@@ -287,17 +286,16 @@ pub fn train_weight_head(
     let wsel = dev.tensor([[1.0f32], [0.0]]);
     let bsel = dev.tensor([[0.0f32], [1.0]]);
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x5eed);
-    let val_refs: Vec<&WeightEpisode> = val.iter().collect();
     // The reference is the anchored head with zero outputs, not dfdx's random initialisation.
     let zero = zero_weight_head();
-    let mut best = (zero.clone(), weight_loss(&zero, &val_refs), 0);
+    let mut best = (zero.clone(), weight_loss(&zero, val), 0);
     let mut since_best = 0;
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..fixed_epochs.unwrap_or(schedule.max_epochs) {
         order.shuffle(&mut rng);
         let mut train_loss = 0.0;
         for &i in &order {
-            let e = &train[i];
+            let e = train[i];
             let (q, f) = (e.labels.len(), e.n_forests);
             if q == 0 {
                 continue;
@@ -337,7 +335,7 @@ pub fn train_weight_head(
             best = (mlp, f64::NAN, epoch + 1);
             continue;
         }
-        let v = weight_loss(&mlp, &val_refs);
+        let v = weight_loss(&mlp, val);
         tracing::info!(
             epoch,
             train_loss = train_loss / train.len().max(1) as f64,
