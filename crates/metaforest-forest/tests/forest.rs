@@ -107,6 +107,48 @@ fn probabilities_sum_to_one_with_missing_values_and_many_classes() {
 }
 
 #[test]
+fn every_prediction_path_gives_the_same_numbers() {
+    // 3000 rows take the parallel block path, 300 the sequential one; 23 trees leave a remainder
+    // after the one-row path's groups of four; NaNs exercise the missing-value routing.
+    let (mut x, y) = noisy(3000, 8, 71);
+    for i in (0..3000).step_by(11) {
+        x[[i, i % 8]] = f64::NAN;
+    }
+    let forest = ForestParams::new()
+        .n_trees(23)
+        .seed(3)
+        .check()
+        .unwrap()
+        .fit(x.view(), &y)
+        .unwrap();
+    let at = |threads: usize, v: ndarray::ArrayView2<'_, f64>| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| forest.predict_proba(v).unwrap())
+    };
+    let reference = at(1, x.view());
+    let mut column_major = Array2::zeros((3000, 8).f());
+    column_major.assign(&x);
+    assert_eq!(reference, at(2, x.view()));
+    assert_eq!(reference, at(8, column_major.view()));
+    // A strided view (every other row) and a small batch.
+    let every_other = x.slice(ndarray::s![..;2, ..]);
+    let expected_every_other = reference.slice(ndarray::s![..;2, ..]);
+    assert_eq!(at(2, every_other), expected_every_other);
+    let head = x.slice(ndarray::s![..300, ..]);
+    assert_eq!(at(2, head), reference.slice(ndarray::s![..300, ..]));
+    let mut out = vec![0.0; 2];
+    for (i, row) in x.rows().into_iter().enumerate() {
+        forest
+            .predict_proba_row_into(row.to_vec().as_slice(), &mut out)
+            .unwrap();
+        assert_eq!(out.as_slice(), reference.row(i).as_slice().unwrap(), "row {i}");
+    }
+}
+
+#[test]
 fn missing_values_are_routed_by_what_they_mean() {
     // The label is 1 exactly when feature 0 is missing: only the NaN routing can learn that.
     let mut rng = ChaCha8Rng::seed_from_u64(9);
