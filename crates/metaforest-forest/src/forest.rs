@@ -356,7 +356,10 @@ impl Forest {
         // from cache; per row the sum still runs in tree order, so the result is bit-identical to
         // the one-row path.
         for t in &self.trees {
-            for (acc, row) in out.chunks_exact_mut(c).zip(rows.chunks_exact(self.n_features)) {
+            for (acc, row) in out
+                .chunks_exact_mut(c)
+                .zip(rows.chunks_exact(self.n_features))
+            {
                 let leaf = t.leaf_index(row);
                 for (a, v) in acc.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
                     *a += v;

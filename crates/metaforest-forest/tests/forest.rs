@@ -144,7 +144,11 @@ fn every_prediction_path_gives_the_same_numbers() {
         forest
             .predict_proba_row_into(row.to_vec().as_slice(), &mut out)
             .unwrap();
-        assert_eq!(out.as_slice(), reference.row(i).as_slice().unwrap(), "row {i}");
+        assert_eq!(
+            out.as_slice(),
+            reference.row(i).as_slice().unwrap(),
+            "row {i}"
+        );
     }
 }
 
