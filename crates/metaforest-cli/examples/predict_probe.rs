@@ -88,6 +88,20 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
         x_test.nrows() as f64 / best,
         x_test.nrows()
     );
+    if let Ok(col) = std::env::var("MF_SORT") {
+        let leaves = f.apply(x_test.view()).expect("apply");
+        let mut idx: Vec<usize> = (0..x_test.nrows()).collect();
+        let col: usize = col.parse().unwrap_or(0);
+        idx.sort_by_key(|&i| (leaves[[i, col]], leaves[[i, col + 1]]));
+        let xs = x_test.select(Axis(0), &idx);
+        let mut best = f64::INFINITY;
+        for _ in 0..reps {
+            let t = Instant::now();
+            std::hint::black_box(pool.install(|| f.predict_proba(xs.view()).expect("predict")));
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        eprintln!("sorted batch {:.0} rows/s", x_test.nrows() as f64 / best);
+    }
     let rows: Vec<Vec<f64>> = x_test
         .rows()
         .into_iter()

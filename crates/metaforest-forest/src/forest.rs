@@ -16,6 +16,9 @@ const PREDICT_BLOCK_MIN: usize = 512;
 /// finishes early take over work (NF-v2, 77k rows, 2 threads: 8,192-row blocks gave 0.8× the rate
 /// of two blocks per thread, one block per thread 0.8×, four 0.9×).
 const BLOCKS_PER_THREAD: usize = 2;
+/// Blocks of at least this many rows are walked in an order that groups similar rows (see
+/// `predict_block`); below it, the sort and copy cost more than the better-predicted branches save.
+const SORT_MIN_ROWS: usize = 1024;
 /// Below this many rows prediction runs on the calling thread: rayon's fork-join costs more than it saves.
 const PARALLEL_MIN_ROWS: usize = 512;
 
@@ -350,20 +353,50 @@ impl Forest {
 
     /// Predicts the row-major `rows` (`n_features` values each) into `out` (`n_classes` each).
     fn predict_block(&self, rows: &[f64], out: &mut [f64]) {
-        let c = self.n_classes;
+        let (c, nf) = (self.n_classes, self.n_features);
+        let n = out.len() / c;
         out.iter_mut().for_each(|v| *v = 0.0);
         // Tree-major: the part of a tree the rows visit is read from memory once and then served
         // from cache; per row the sum still runs in tree order, so the result is bit-identical to
         // the one-row path.
-        for t in &self.trees {
-            for (acc, row) in out
-                .chunks_exact_mut(c)
-                .zip(rows.chunks_exact(self.n_features))
-            {
+        let add_tree = |t: &Tree, rows: &[f64], out: &mut [f64]| {
+            for (acc, row) in out.chunks_exact_mut(c).zip(rows.chunks_exact(nf)) {
                 let leaf = t.leaf_index(row);
                 for (a, v) in acc.iter_mut().zip(&t.values[leaf * c..leaf * c + c]) {
                     *a += v;
                 }
+            }
+        };
+        let (first, rest) = self.trees.split_first().expect("a forest has trees");
+        if n < SORT_MIN_ROWS || rest.is_empty() {
+            for t in &self.trees {
+                add_tree(t, rows, out);
+            }
+        } else {
+            // Rows that share a leaf of the first tree are alike in the features that matter, so
+            // they tend to take the same turns in the other trees too: walked one after another,
+            // the CPU predicts those turns instead of missing half of them (NF-v2: 1.3-1.4x).
+            let mut order: Vec<(u32, u32)> = rows
+                .chunks_exact(nf)
+                .enumerate()
+                .map(|(i, row)| (first.leaf_index(row) as u32, i as u32))
+                .collect();
+            order.sort_unstable();
+            let mut sorted_rows = Vec::with_capacity(rows.len());
+            let mut sorted_out = Vec::with_capacity(out.len());
+            for &(leaf, i) in &order {
+                let i = i as usize;
+                sorted_rows.extend_from_slice(&rows[i * nf..(i + 1) * nf]);
+                let leaf = leaf as usize;
+                // The first tree's term, added to zero as in the unsorted path.
+                sorted_out.extend(first.values[leaf * c..leaf * c + c].iter().map(|v| 0.0 + v));
+            }
+            for t in rest {
+                add_tree(t, &sorted_rows, &mut sorted_out);
+            }
+            for (&(_, i), acc) in order.iter().zip(sorted_out.chunks_exact(c)) {
+                let i = i as usize;
+                out[i * c..(i + 1) * c].copy_from_slice(acc);
             }
         }
         let inv = 1.0 / self.trees.len() as f64;

@@ -108,8 +108,10 @@ fn probabilities_sum_to_one_with_missing_values_and_many_classes() {
 
 #[test]
 fn every_prediction_path_gives_the_same_numbers() {
-    // 3000 rows take the parallel block path, 300 the sequential one; 23 trees leave a remainder
-    // after the one-row path's groups of four; NaNs exercise the missing-value routing.
+    // 3000 rows take the parallel block path (1500-row blocks at 1 thread, walked in sorted order;
+    // 750 or 512 rows at 2 or 8 threads, walked in input order), 300 the sequential one; 23 trees
+    // leave a remainder after the one-row path's groups of four; NaNs exercise the missing-value
+    // routing.
     let (mut x, y) = noisy(3000, 8, 71);
     for i in (0..3000).step_by(11) {
         x[[i, i % 8]] = f64::NAN;
