@@ -16,6 +16,9 @@ const PREDICT_BLOCK_MIN: usize = 512;
 /// finishes early take over work (NF-v2, 77k rows, 2 threads: 8,192-row blocks gave 0.8× the rate
 /// of two blocks per thread, one block per thread 0.8×, four 0.9×).
 const BLOCKS_PER_THREAD: usize = 2;
+/// Most rows per block: a block walked in sorted order copies its rows, so this bounds that copy
+/// (65,536 rows × 41 NF-v2 features = 21 MB per thread) for very large inputs.
+const PREDICT_BLOCK_MAX: usize = 65_536;
 /// Blocks of at least this many rows are walked in an order that groups similar rows (see
 /// `predict_block`); below it, the sort and copy cost more than the better-predicted branches save.
 const SORT_MIN_ROWS: usize = 1024;
@@ -421,7 +424,7 @@ impl Forest {
         } else {
             let block = n
                 .div_ceil(BLOCKS_PER_THREAD * rayon::current_num_threads())
-                .max(PREDICT_BLOCK_MIN);
+                .clamp(PREDICT_BLOCK_MIN, PREDICT_BLOCK_MAX);
             out.par_chunks_mut(block * c)
                 .zip(rows.par_chunks(block * nf))
                 .for_each(|(o, r)| self.predict_block(r, o));
