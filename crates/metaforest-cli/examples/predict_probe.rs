@@ -1,5 +1,5 @@
 //! Dev probe for the forest's prediction paths (not part of the book; the comparison table is
-//! `metaforest bench forest`). Fits 100 trees on NF-v2 pooled (`nf`, 80 % of rows in the bench's
+//! `metaforest bench forest`). It replaces the forest crate's synthetic-only `predict_speed`. Fits 100 trees on NF-v2 pooled (`nf`, 80 % of rows in the bench's
 //! shuffled order) or on synthetic rows (`syn`), caches the forest and test rows in /tmp so that
 //! later runs only predict, and prints tree shapes, batch rows/s (best of `REPS`, 2 threads),
 //! one-flow latency percentiles and the node visits per flow behind them.
@@ -102,6 +102,19 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
         }
         eprintln!("sorted batch {:.0} rows/s", x_test.nrows() as f64 / best);
     }
+    // Small batches take the sequential path (no rayon, no sorted walk).
+    let t = Instant::now();
+    for start in (0..x_test.nrows()).step_by(256) {
+        let end = (start + 256).min(x_test.nrows());
+        std::hint::black_box(
+            f.predict_proba(x_test.slice(ndarray::s![start..end, ..]))
+                .expect("predict"),
+        );
+    }
+    eprintln!(
+        "256-row batches {:.0} rows/s",
+        x_test.nrows() as f64 / t.elapsed().as_secs_f64()
+    );
     let rows: Vec<Vec<f64>> = x_test
         .rows()
         .into_iter()
