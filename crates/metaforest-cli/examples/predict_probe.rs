@@ -2,7 +2,8 @@
 //! `metaforest bench forest`). It replaces the forest crate's synthetic-only `predict_speed`. Fits 100 trees on NF-v2 pooled (`nf`, 80 % of rows in the bench's
 //! shuffled order) or on synthetic rows (`syn`), caches the forest and test rows in /tmp so that
 //! later runs only predict, and prints tree shapes, batch rows/s (best of `REPS`, 2 threads),
-//! one-flow latency percentiles and the node visits per flow behind them.
+//! one-flow latency percentiles and the node visits per flow behind them, and the same flows timed
+//! again straight after their first run (in cache).
 //!
 //! `cargo run --release -p metaforest-cli --example predict_probe -- nf`
 use std::time::Instant;
@@ -150,6 +151,24 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
         lat[pct(99, lat.len())],
         steps[pct(50, steps.len())],
         steps[pct(99, steps.len())]
+    );
+    // The same flow again right away: its paths are now in cache, so the gap to the figures above
+    // is what memory costs.
+    let mut warm: Vec<f64> = rows
+        .iter()
+        .map(|r| {
+            f.predict_proba_row_into(r, &mut out).expect("row");
+            let t = Instant::now();
+            f.predict_proba_row_into(r, &mut out).expect("row");
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    warm.sort_by(f64::total_cmp);
+    eprintln!(
+        "same flow again (warm) p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
+        warm[pct(50, warm.len())],
+        warm[pct(90, warm.len())],
+        warm[pct(99, warm.len())],
     );
 }
 
