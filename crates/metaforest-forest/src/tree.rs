@@ -166,6 +166,37 @@ impl Tree {
         }
     }
 
+    /// Leaf index of each of `G` rows (back to back in `rows`, `nf` values each), the rows stepped
+    /// side by side with branch-free turns; a row at its leaf stays there until all are done.
+    pub(crate) fn leaves_lockstep<const G: usize>(
+        &self,
+        rows: &[f64],
+        nf: usize,
+        out: &mut [usize; G],
+    ) {
+        let nodes = &self.nodes[..];
+        let mut at = [0usize; G];
+        loop {
+            let mut live = false;
+            for j in 0..G {
+                let n = nodes[at[j]];
+                let leaf = n.is_leaf();
+                // A leaf's feature bits are 0, so this read stays in bounds.
+                let v = rows[j * nf + n.feature()];
+                let left = (v <= n.threshold) | (v.is_nan() & n.nan_left());
+                let next = n.child as usize + usize::from(!left);
+                at[j] = if leaf { at[j] } else { next };
+                live |= !leaf;
+            }
+            if !live {
+                break;
+            }
+        }
+        for j in 0..G {
+            out[j] = nodes[at[j]].child as usize;
+        }
+    }
+
     /// The decision path of `row`.
     pub fn decision_path(&self, row: &[f64]) -> TreePath {
         let mut steps = Vec::new();
@@ -264,6 +295,10 @@ impl Tree {
         let mut seen_leaves = 0usize;
         for (i, n) in self.nodes.iter().enumerate() {
             if n.is_leaf() {
+                // Only the leaf bit: the lockstep walk reads a leaf's feature bits as a feature.
+                if n.flags != LEAF {
+                    return Err(format!("leaf node {i} has split flags {:#x}", n.flags));
+                }
                 if n.child as usize >= n_leaves {
                     return Err(format!("node {i} points to leaf {} of {n_leaves}", n.child));
                 }
