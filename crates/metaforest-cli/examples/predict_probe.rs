@@ -3,7 +3,7 @@
 //! shuffled order) or on synthetic rows (`syn`), caches the forest and test rows in /tmp so that
 //! later runs only predict, and prints tree shapes, batch rows/s (best of `REPS`, 2 threads),
 //! one-flow latency percentiles and the node visits per flow behind them, and the same flows timed
-//! again straight after their first run (in cache).
+//! again straight after their first run (in cache) and after reading 1, 4 and 16 MiB of other data.
 //!
 //! `cargo run --release -p metaforest-cli --example predict_probe -- nf`
 use std::time::Instant;
@@ -164,6 +164,33 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
         })
         .collect();
     warm.sort_by(f64::total_cmp);
+    // Again, but after reading a buffer of each size: how much other data may pass through the
+    // cache between two flows before the forest's lines are gone (L2 is 1 MiB per core here).
+    for kb in [1024usize, 4096, 16384] {
+        let buf = vec![1u8; kb * 1024];
+        let mut lat: Vec<f64> = rows
+            .iter()
+            .take(1000)
+            .map(|r| {
+                f.predict_proba_row_into(r, &mut out).expect("row");
+                let mut acc = 0u64;
+                for i in (0..buf.len()).step_by(64) {
+                    acc = acc.wrapping_add(buf[i] as u64);
+                }
+                std::hint::black_box(acc);
+                let t = Instant::now();
+                f.predict_proba_row_into(r, &mut out).expect("row");
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        lat.sort_by(f64::total_cmp);
+        eprintln!(
+            "again after a {kb} KiB scan: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
+            lat[pct(50, lat.len())],
+            lat[pct(90, lat.len())],
+            lat[pct(99, lat.len())],
+        );
+    }
     eprintln!(
         "same flow again (warm) p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
         warm[pct(50, warm.len())],
