@@ -522,6 +522,21 @@ fn save_load_round_trip_and_corrupted_files_are_refused() {
     assert_eq!(payload_len, evil.len() - 24);
     let err = Forest::load(write("evil.mf", &evil)).unwrap_err();
     assert!(matches!(err, ForestError::Decode { .. }), "{err}");
+    // A leaf carrying feature bits (the lockstep walk would read that feature) is refused too.
+    let mut evil_leaf = bytes.clone();
+    let n_nodes = u64::from_le_bytes(evil_leaf[32..40].try_into().unwrap()) as usize;
+    let leaf = (0..n_nodes)
+        .map(|k| node_off + 16 * k)
+        .find(|&at| u32::from_le_bytes(evil_leaf[at + 8..at + 12].try_into().unwrap()) >> 31 == 1)
+        .expect("a tree has leaves");
+    evil_leaf[leaf + 8..leaf + 12].copy_from_slice(&((1u32 << 31) | 5000).to_le_bytes());
+    let crc = crc32fast::hash(&evil_leaf[24..]);
+    evil_leaf[20..24].copy_from_slice(&crc.to_le_bytes());
+    let err = Forest::load(write("evil_leaf.mf", &evil_leaf)).unwrap_err();
+    assert!(
+        matches!(&err, ForestError::Decode { message, .. } if message.contains("leaf node")),
+        "{err}"
+    );
     // Missing file: an I/O error naming the path.
     let err = Forest::load(dir.path().join("absent.mf")).unwrap_err();
     assert!(err.to_string().contains("absent.mf"));
