@@ -152,50 +152,48 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
         steps[pct(50, steps.len())],
         steps[pct(99, steps.len())]
     );
-    // The same flow again right away: its paths are now in cache, so the gap to the figures above
-    // is what memory costs.
-    let mut warm: Vec<f64> = rows
-        .iter()
-        .map(|r| {
+    // Each flow again: right after its first run (its paths are in cache, so the gap to the figures
+    // above is what memory costs), then after reading other data of each size, to see how much
+    // may pass through the cache between two flows before the forest's lines are gone (L2 is
+    // 1 MiB per core here).
+    print_percentiles("same flow again (warm)", time_again(f, &rows, |_| {}));
+    for kb in [1024usize, 4096, 16384] {
+        let buf = vec![1u8; kb * 1024];
+        let read_buf = |_: usize| {
+            let sum = buf
+                .iter()
+                .step_by(64)
+                .fold(0u64, |a, b| a.wrapping_add(*b as u64));
+            std::hint::black_box(sum);
+        };
+        let label = format!("again after reading {kb} KiB");
+        print_percentiles(&label, time_again(f, &rows[..1000], read_buf));
+    }
+}
+
+/// Times each row's prediction run a second time, `between(i)` running in between.
+fn time_again(f: &Forest, rows: &[Vec<f64>], between: impl Fn(usize)) -> Vec<f64> {
+    let mut out = vec![0.0; f.n_classes()];
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| {
             f.predict_proba_row_into(r, &mut out).expect("row");
+            between(i);
             let t = Instant::now();
             f.predict_proba_row_into(r, &mut out).expect("row");
             t.elapsed().as_secs_f64() * 1e6
         })
-        .collect();
-    warm.sort_by(f64::total_cmp);
-    // Again, but after reading a buffer of each size: how much other data may pass through the
-    // cache between two flows before the forest's lines are gone (L2 is 1 MiB per core here).
-    for kb in [1024usize, 4096, 16384] {
-        let buf = vec![1u8; kb * 1024];
-        let mut lat: Vec<f64> = rows
-            .iter()
-            .take(1000)
-            .map(|r| {
-                f.predict_proba_row_into(r, &mut out).expect("row");
-                let mut acc = 0u64;
-                for i in (0..buf.len()).step_by(64) {
-                    acc = acc.wrapping_add(buf[i] as u64);
-                }
-                std::hint::black_box(acc);
-                let t = Instant::now();
-                f.predict_proba_row_into(r, &mut out).expect("row");
-                t.elapsed().as_secs_f64() * 1e6
-            })
-            .collect();
-        lat.sort_by(f64::total_cmp);
-        eprintln!(
-            "again after a {kb} KiB scan: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
-            lat[pct(50, lat.len())],
-            lat[pct(90, lat.len())],
-            lat[pct(99, lat.len())],
-        );
-    }
+        .collect()
+}
+
+fn print_percentiles(label: &str, mut lat: Vec<f64>) {
+    lat.sort_by(f64::total_cmp);
+    let at = |p: usize| lat[lat.len() * p / 100];
     eprintln!(
-        "same flow again (warm) p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
-        warm[pct(50, warm.len())],
-        warm[pct(90, warm.len())],
-        warm[pct(99, warm.len())],
+        "{label}: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs",
+        at(50),
+        at(90),
+        at(99)
     );
 }
 

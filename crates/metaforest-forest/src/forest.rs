@@ -1,8 +1,8 @@
 //! The forest: fitting, prediction, introspection, transplant, refit and warm start.
 
-use ndarray::{Array2, ArrayView2};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -692,7 +692,7 @@ const PROBE_TREES: usize = 6;
 struct WalkChooser {
     forced: Option<Walk>,
     probed: usize,
-    spent: [std::time::Duration; 2],
+    spent: [Duration; 2],
     chosen: Option<Walk>,
 }
 
@@ -719,7 +719,7 @@ impl WalkChooser {
         })
     }
 
-    fn record(&mut self, walk: Walk, took: std::time::Duration) {
+    fn record(&mut self, walk: Walk, took: Duration) {
         if self.forced.is_some() {
             return;
         }
