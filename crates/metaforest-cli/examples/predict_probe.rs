@@ -2,8 +2,9 @@
 //! `metaforest bench forest`). It replaces the forest crate's synthetic-only `predict_speed`. Fits 100 trees on NF-v2 pooled (`nf`, 80 % of rows in the bench's
 //! shuffled order) or on synthetic rows (`syn`), caches the forest and test rows in /tmp so that
 //! later runs only predict, and prints tree shapes, batch rows/s (best of `REPS`, 2 threads),
-//! one-flow latency percentiles and the node visits per flow behind them, and the same flows timed
-//! again straight after their first run (in cache) and after reading 1, 4 and 16 MiB of other data.
+//! one-flow latency percentiles and the node visits per flow behind them, the size of the trees and
+//! of their prediction plan, and the same flows timed again straight after their first run (in
+//! cache) and after reading 1, 4 and 16 MiB of other data.
 //!
 //! `cargo run --release -p metaforest-cli --example predict_probe -- nf`
 use std::time::Instant;
@@ -70,9 +71,17 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
     let st = f.tree_stats();
     let nodes: usize = st.iter().map(|s| s.n_nodes).sum();
     let depth = st.iter().map(|s| s.depth as f64).sum::<f64>() / st.len() as f64;
+    let tree_bytes: usize = f
+        .trees()
+        .iter()
+        .map(|t| t.stats().n_nodes * 16 + t.n_leaves() * t.n_classes() * 8)
+        .sum();
     eprintln!(
-        "nodes/tree {:.0}, mean depth {depth:.1}",
-        nodes as f64 / st.len() as f64
+        "nodes/tree {:.0}, mean depth {depth:.1}; nodes and leaves {:.1} MB, prediction plan {}",
+        nodes as f64 / st.len() as f64,
+        tree_bytes as f64 / 1e6,
+        f.prediction_plan_bytes()
+            .map_or("none".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
     );
     let reps: usize = std::env::var("REPS")
         .ok()

@@ -1,7 +1,5 @@
 //! The forest: fitting, prediction, introspection, transplant, refit and warm start.
 
-use std::time::{Duration, Instant};
-
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -9,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::binning::BinEdges;
 use crate::error::{ForestError, Result};
 use crate::params::{ClassWeight, ValidForestParams};
+use crate::plan::PlanCell;
 use crate::tree::{build_tree, leaves_of_row, TrainData, Tree, TreePath, TreeStats};
+use crate::walk::{walk_trees, SortKey, Walk, LOCKSTEP_ROWS};
 
 /// Fewest rows per prediction block (the unit of parallel work).
 const PREDICT_BLOCK_MIN: usize = 512;
@@ -35,6 +35,9 @@ pub struct Forest {
     pub(crate) n_classes: usize,
     pub(crate) edges: Option<BinEdges>,
     pub(crate) class_prior: Vec<f64>,
+    /// The prediction plan, derived from `trees` on first use (not saved; see `plan.rs`).
+    #[serde(skip)]
+    pub(crate) plan: PlanCell,
 }
 
 /// Validated training inputs.
@@ -267,6 +270,7 @@ impl ValidForestParams {
             n_classes,
             edges: Some(edges),
             class_prior,
+            plan: PlanCell::default(),
         })
     }
 }
@@ -314,6 +318,15 @@ impl Forest {
         Ok(())
     }
 
+    /// Bytes of the compact form prediction walks (4-byte nodes; see the crate docs), or `None`
+    /// if the forest is beyond its limits (more than 127 features, more than 254 distinct split
+    /// thresholds on one feature, or trees of more than 131,071 nodes) and predicts by its trees.
+    pub fn prediction_plan_bytes(&self) -> Option<usize> {
+        self.plan
+            .get(&self.trees, self.n_features)
+            .map(|p| p.bytes())
+    }
+
     /// Class probabilities of one row, written into `out` (length `n_classes`); no allocation.
     pub fn predict_proba_row_into(&self, row: &[f64], out: &mut [f64]) -> Result<()> {
         self.check_features(row.len())?;
@@ -330,9 +343,13 @@ impl Forest {
         Ok(())
     }
 
-    /// Adds every tree's leaf distribution for `row` into `out` (in tree order).
+    /// Adds every tree's leaf distribution for `row` into `out` (in tree order), through the
+    /// prediction plan where the forest has one.
     #[inline]
     fn sum_row(&self, row: &[f64], out: &mut [f64]) {
+        if let Some(plan) = self.plan.get(&self.trees, self.n_features) {
+            return plan.sum_row(row, out);
+        }
         let c = self.n_classes;
         // Leaves first (traversals overlapped), then the sum in tree order; a stack buffer keeps the
         // single-flow path free of allocation.
@@ -358,7 +375,14 @@ impl Forest {
 
     /// Predicts the row-major `rows` (`n_features` values each) into `out` (`n_classes` each).
     fn predict_block(&self, rows: &[f64], out: &mut [f64]) {
-        self.predict_block_with(rows, out, None);
+        let Some(plan) = self.plan.get(&self.trees, self.n_features) else {
+            return self.predict_block_with(rows, out, None);
+        };
+        let n = out.len() / self.n_classes;
+        out.iter_mut().for_each(|v| *v = 0.0);
+        plan.predict_block(rows, out, n >= SORT_MIN_ROWS && self.trees.len() > 1, None);
+        let inv = 1.0 / self.trees.len() as f64;
+        out.iter_mut().for_each(|v| *v *= inv);
     }
 
     /// [`predict_block`](Self::predict_block) with every tree walked the `forced` way, or with the
@@ -367,50 +391,18 @@ impl Forest {
         let (c, nf) = (self.n_classes, self.n_features);
         let n = out.len() / c;
         out.iter_mut().for_each(|v| *v = 0.0);
-        // Tree-major: the part of a tree the rows visit is read from memory once and then served
-        // from cache; per row the sum still runs in tree order, so the result is bit-identical to
-        // the one-row path whichever walk finds the leaves.
-        let mut chooser = WalkChooser::new(forced);
-        let mut add_tree = |t: &Tree, rows: &[f64], out: &mut [f64]| {
-            let walk = chooser.next();
-            let started = chooser.timing().then(Instant::now);
-            add_tree_leaves(t, walk, rows, out, c, nf);
-            if let Some(t0) = started {
-                chooser.record(walk, t0.elapsed());
-            }
-        };
-        let (first, rest) = self.trees.split_first().expect("a forest has trees");
-        if n < SORT_MIN_ROWS || rest.is_empty() {
-            for t in &self.trees {
-                add_tree(t, rows, out);
-            }
-        } else {
-            // Rows that share a leaf of the first tree are alike in the features that matter, so
-            // they tend to take the same turns in the other trees too: walked one after another,
-            // the CPU predicts those turns instead of missing half of them (NF-v2: 1.3-1.4x).
-            let mut order: Vec<(u32, u32)> = rows
-                .chunks_exact(nf)
-                .enumerate()
-                .map(|(i, row)| (first.leaf_index(row) as u32, i as u32))
-                .collect();
-            order.sort_unstable();
-            let mut sorted_rows = Vec::with_capacity(rows.len());
-            let mut sorted_out = Vec::with_capacity(out.len());
-            for &(leaf, i) in &order {
-                let i = i as usize;
-                sorted_rows.extend_from_slice(&rows[i * nf..(i + 1) * nf]);
-                let leaf = leaf as usize;
-                // The first tree's term, added to zero as in the unsorted path.
-                sorted_out.extend(first.values[leaf * c..leaf * c + c].iter().map(|v| 0.0 + v));
-            }
-            for t in rest {
-                add_tree(t, &sorted_rows, &mut sorted_out);
-            }
-            for (&(_, i), acc) in order.iter().zip(sorted_out.chunks_exact(c)) {
-                let i = i as usize;
-                out[i * c..(i + 1) * c].copy_from_slice(acc);
-            }
-        }
+        let first_leaf = |row: &[f64]| self.trees[0].leaf_index(row);
+        let sort_key: Option<SortKey<'_, f64>> =
+            (n >= SORT_MIN_ROWS && self.trees.len() > 1).then_some(&first_leaf);
+        walk_trees(
+            rows,
+            out,
+            c,
+            self.trees.len(),
+            sort_key,
+            forced,
+            |t, walk, rows, out| add_tree_leaves(&self.trees[t], walk, rows, out, c, nf),
+        );
         let inv = 1.0 / self.trees.len() as f64;
         out.iter_mut().for_each(|v| *v *= inv);
     }
@@ -540,6 +532,7 @@ impl Forest {
             n_classes: nc,
             edges: None,
             class_prior: prior,
+            plan: PlanCell::default(),
         })
     }
 
@@ -606,6 +599,7 @@ impl Forest {
         let s = y.len() as f64;
         prior.iter_mut().for_each(|v| *v /= s);
         self.class_prior = prior;
+        self.plan = PlanCell::default();
         Ok(())
     }
 
@@ -640,6 +634,7 @@ impl Forest {
         if self.edges.is_none() {
             self.edges = Some(edges);
         }
+        self.plan = PlanCell::default();
         Ok(())
     }
 
@@ -666,72 +661,6 @@ impl Forest {
             t.validate().map_err(|m| format!("tree {i}: {m}"))?;
         }
         Ok(())
-    }
-}
-
-/// How a block of rows walks one tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Walk {
-    /// Each row alone, branching on every turn: the CPU predicts the turn and loads the next node
-    /// early. Fast when consecutive rows turn alike (sorted NF-v2 blocks).
-    Branchy,
-    /// [`LOCKSTEP_ROWS`] rows side by side with branch-free turns: no mispredicts, but every row
-    /// waits for the deepest of its group. Fast when turns are coin flips (the synthetic data:
-    /// 1.6x the branchy rate there, 0.8x on sorted NF-v2, 1.1-1.3x on unsorted 256-row NF-v2 batches).
-    Lockstep,
-}
-
-/// Rows per lockstep group (4 and 8 were alike on the synthetic data, 16 slower).
-const LOCKSTEP_ROWS: usize = 4;
-/// Trees a block spends timing the two walks (alternately) before it keeps the faster.
-const PROBE_TREES: usize = 6;
-
-/// Which walk wins depends on how predictable the data's turns are, which only the hardware
-/// knows; so each block times both on its first trees and keeps the faster. The choice changes
-/// speed only: both walks find the same leaves.
-struct WalkChooser {
-    forced: Option<Walk>,
-    probed: usize,
-    spent: [Duration; 2],
-    chosen: Option<Walk>,
-}
-
-impl WalkChooser {
-    fn new(forced: Option<Walk>) -> WalkChooser {
-        WalkChooser {
-            forced,
-            probed: 0,
-            spent: Default::default(),
-            chosen: forced,
-        }
-    }
-
-    /// Whether the next tree's walk is to be timed.
-    fn timing(&self) -> bool {
-        self.chosen.is_none()
-    }
-
-    fn next(&self) -> Walk {
-        self.chosen.unwrap_or(if self.probed & 1 == 0 {
-            Walk::Branchy
-        } else {
-            Walk::Lockstep
-        })
-    }
-
-    fn record(&mut self, walk: Walk, took: Duration) {
-        if self.forced.is_some() {
-            return;
-        }
-        self.spent[usize::from(walk == Walk::Lockstep)] += took;
-        self.probed += 1;
-        if self.probed == PROBE_TREES {
-            self.chosen = Some(if self.spent[1] < self.spent[0] {
-                Walk::Lockstep
-            } else {
-                Walk::Branchy
-            });
-        }
     }
 }
 
@@ -785,6 +714,63 @@ mod tests {
     use crate::ForestParams;
 
     #[test]
+    fn a_forest_beyond_the_plans_limits_predicts_by_its_trees() {
+        // 130 features: more than the plan's 7 feature bits name.
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let x = Array2::from_shape_fn((300, 130), |_| rng.gen::<f64>());
+        let y: Vec<u32> = (0..300).map(|i| u32::from(x[[i, 129]] > 0.5)).collect();
+        let forest = ForestParams::new()
+            .n_trees(4)
+            .seed(1)
+            .check()
+            .unwrap()
+            .fit(x.view(), &y)
+            .unwrap();
+        assert!(forest.plan.get(&forest.trees, 130).is_none());
+        assert_eq!(forest.prediction_plan_bytes(), None);
+        let p = forest.predict_proba(x.view()).unwrap();
+        let mut one = vec![0.0; 2];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            forest
+                .predict_proba_row_into(row.as_slice().unwrap(), &mut one)
+                .unwrap();
+            assert_eq!(one, p.row(i).to_vec());
+        }
+        assert!(accuracy_of(&forest.predict(x.view()).unwrap(), &y) > 0.95);
+    }
+
+    #[test]
+    fn refit_and_grow_rebuild_the_plan() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = Array2::from_shape_fn((400, 4), |_| rng.gen::<f64>());
+        let y: Vec<u32> = (0..400).map(|i| u32::from(x[[i, 0]] > 0.5)).collect();
+        let params = ForestParams::new().n_trees(5).seed(4).check().unwrap();
+        let mut forest = params.fit(x.view(), &y).unwrap();
+        let rows = x.as_slice().unwrap();
+        // What the trees themselves say, against what `predict_proba` (through the plan) says.
+        let agree = |f: &Forest| {
+            let mut by_trees = vec![0.0; 400 * 2];
+            f.predict_block_with(rows, &mut by_trees, Some(Walk::Branchy));
+            by_trees
+                == f.predict_proba(x.view())
+                    .unwrap()
+                    .into_raw_vec_and_offset()
+                    .0
+        };
+        assert!(agree(&forest));
+        let flipped: Vec<u32> = y.iter().map(|v| 1 - v).collect();
+        forest.refit_leaves(x.view(), &flipped, 1.0).unwrap();
+        assert!(agree(&forest), "after refit");
+        forest.grow(&params, x.view(), &y, 3).unwrap();
+        assert_eq!(forest.n_trees(), 8);
+        assert!(agree(&forest), "after grow");
+    }
+
+    fn accuracy_of(pred: &[u32], y: &[u32]) -> f64 {
+        pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64
+    }
+
+    #[test]
     fn both_walks_find_the_same_leaves() {
         // Noisy labels grow deep, uneven trees; NaNs take the missing-value routes; 2003 rows
         // take the sorted walk and leave a remainder after the groups of four, 203 the unsorted one.
@@ -806,6 +792,11 @@ mod tests {
             .unwrap()
             .fit(x.view(), &y)
             .unwrap();
+        let nan_left = forest.trees.iter().flat_map(|t| &t.nodes);
+        assert!(
+            nan_left.filter(|n| !n.is_leaf() && n.nan_left()).count() > 0,
+            "some split sends missing values left"
+        );
         let rows = x.as_slice().unwrap();
         for n in [2003, 203, 3] {
             let rows = &rows[..n * 6];
@@ -817,6 +808,27 @@ mod tests {
             let branchy = predict(Some(Walk::Branchy));
             assert_eq!(branchy, predict(Some(Walk::Lockstep)), "{n} rows");
             assert_eq!(branchy, predict(None), "{n} rows");
+            // The prediction plan, with each walk, sorted or not, and through `predict_proba`.
+            let plan = forest
+                .plan
+                .get(&forest.trees, 6)
+                .expect("within the plan's limits");
+            for (walk, sorted) in [(Walk::Branchy, true), (Walk::Lockstep, false)] {
+                let mut out = vec![0.0; n * 2];
+                plan.predict_block(rows, &mut out, sorted, Some(walk));
+                // Scaled as `predict_block` scales.
+                out.iter_mut().for_each(|v| *v *= 1.0 / 9.0);
+                let differ = branchy.iter().zip(&out).position(|(a, b)| a != b);
+                assert_eq!(differ, None, "{n} rows, plan, {walk:?}, sorted {sorted}");
+            }
+            let x_n = ArrayView2::from_shape((n, 6), rows).unwrap();
+            let proba = forest.predict_proba(x_n).unwrap();
+            assert_eq!(
+                branchy,
+                proba.as_slice().unwrap(),
+                "{n} rows, predict_proba"
+            );
+            // One row at a time goes through the plan too.
             let mut one = vec![0.0; 2];
             for (i, row) in rows.chunks_exact(6).enumerate() {
                 forest.predict_proba_row_into(row, &mut one).unwrap();
