@@ -20,6 +20,9 @@ pub struct BinEdges {
     edges: Vec<Vec<f64>>,
 }
 
+/// Rows per block when binning row-major input in parallel.
+const BIN_BLOCK_ROWS: usize = 4096;
+
 impl BinEdges {
     /// Learns edges with at most `n_bins` value bins per feature (2..=255) from `x` (rows × features).
     pub fn learn(x: ArrayView2<'_, f64>, n_bins: usize) -> Self {
@@ -85,15 +88,42 @@ impl BinEdges {
 
     /// Bins a whole matrix (any layout) into a column-major byte matrix.
     pub(crate) fn bin_matrix(&self, x: ArrayView2<'_, f64>) -> BinnedMatrix {
-        let n_rows = x.nrows();
-        let cols: Vec<Vec<u8>> = (0..x.ncols())
-            .into_par_iter()
-            .map(|f| x.column(f).iter().map(|&v| self.bin(f, v)).collect())
-            .collect();
-        let mut data = Vec::with_capacity(n_rows * cols.len());
-        for c in &cols {
-            data.extend_from_slice(c);
-        }
+        let (n_rows, nf) = x.dim();
+        let data = match x.as_slice() {
+            // Row-major input is binned row by row: reading it column by column would touch one
+            // cache line per value (NF-v2, 309k x 41, 2 threads: 324 ms -> 61-65 ms). Blocks of rows are binned
+            // in parallel, each into a column-major piece of its own, then copied into place.
+            Some(rows) if nf > 0 => {
+                let pieces: Vec<Vec<u8>> = rows
+                    .par_chunks(BIN_BLOCK_ROWS * nf)
+                    .map(|block| {
+                        let len = block.len() / nf;
+                        let mut piece = vec![0u8; block.len()];
+                        for (i, row) in block.chunks_exact(nf).enumerate() {
+                            for (f, &v) in row.iter().enumerate() {
+                                piece[f * len + i] = self.bin(f, v);
+                            }
+                        }
+                        piece
+                    })
+                    .collect();
+                let mut data = vec![0u8; n_rows * nf];
+                for (b, piece) in pieces.iter().enumerate() {
+                    let (len, start) = (piece.len() / nf, b * BIN_BLOCK_ROWS);
+                    for (f, col) in piece.chunks_exact(len).enumerate() {
+                        data[f * n_rows + start..f * n_rows + start + len].copy_from_slice(col);
+                    }
+                }
+                data
+            }
+            _ => {
+                let cols: Vec<Vec<u8>> = (0..nf)
+                    .into_par_iter()
+                    .map(|f| x.column(f).iter().map(|&v| self.bin(f, v)).collect())
+                    .collect();
+                cols.concat()
+            }
+        };
         BinnedMatrix {
             n_rows,
             data,
@@ -172,6 +202,34 @@ impl BinnedMatrix {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn row_major_and_column_major_input_bin_alike() {
+        // More rows than one parallel block, a last block that is not full, and missing values.
+        let n = BIN_BLOCK_ROWS * 2 + 37;
+        let x = ndarray::Array2::from_shape_fn((n, 3), |(i, j)| {
+            if (i * 7 + j) % 101 == 0 {
+                f64::NAN
+            } else {
+                ((i * 31 + j * 17) % 997) as f64 / (j + 1) as f64
+            }
+        });
+        let edges = BinEdges::learn(x.view(), 64);
+        let by_rows = edges.bin_matrix(x.view());
+        let fortran = x.t().as_standard_layout().into_owned().reversed_axes();
+        assert!(fortran.as_slice().is_none(), "column-major view");
+        let by_columns = edges.bin_matrix(fortran.view());
+        assert_eq!(by_rows.data, by_columns.data);
+        for f in 0..3 {
+            for i in [0, BIN_BLOCK_ROWS - 1, BIN_BLOCK_ROWS, n - 1] {
+                assert_eq!(
+                    by_rows.column(f)[i],
+                    edges.bin(f, x[[i, f]]),
+                    "row {i}, feature {f}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn few_distinct_values_get_one_bin_each() {
