@@ -766,6 +766,41 @@ mod tests {
         assert!(agree(&forest), "after grow");
     }
 
+    #[test]
+    fn rows_wider_than_64_features_take_the_same_turns() {
+        // 70 features: the plan pads rank rows to 128 instead of 64.
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let x = Array2::from_shape_fn((1500, 70), |(i, j)| {
+            if (i + j) % 17 == 0 {
+                f64::NAN
+            } else {
+                rng.gen::<f64>()
+            }
+        });
+        let y: Vec<u32> = (0..1500)
+            .map(|i| u32::from(x[[i, 69]] + x[[i, 3]] > 1.0))
+            .collect();
+        let forest = ForestParams::new()
+            .n_trees(6)
+            .seed(3)
+            .check()
+            .unwrap()
+            .fit(x.view(), &y)
+            .unwrap();
+        assert!(forest.prediction_plan_bytes().is_some());
+        let mut by_trees = vec![0.0; 1500 * 2];
+        forest.predict_block_with(x.as_slice().unwrap(), &mut by_trees, Some(Walk::Branchy));
+        let plan = forest.predict_proba(x.view()).unwrap();
+        assert!(by_trees == plan.as_slice().unwrap());
+        let mut one = vec![0.0; 2];
+        for (i, row) in x.rows().into_iter().enumerate().step_by(7) {
+            forest
+                .predict_proba_row_into(row.as_slice().unwrap(), &mut one)
+                .unwrap();
+            assert_eq!(one, by_trees[i * 2..i * 2 + 2], "row {i}");
+        }
+    }
+
     fn accuracy_of(pred: &[u32], y: &[u32]) -> f64 {
         pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64
     }

@@ -56,8 +56,8 @@ fn leaf_value(n: u32) -> usize {
 /// as a branch on the turn: the CPU guesses it and loads the next node before the comparison is
 /// known (see [`Walk::Branchy`]).
 #[inline]
-fn turn_branchy(n: u32, ranks: &[u8]) -> usize {
-    let r = ranks[feature(n)];
+fn turn_branchy<const W: usize>(n: u32, ranks: &[u8; W]) -> usize {
+    let r = ranks[feature(n) & (W - 1)];
     let left = u32::from(r) <= (n & 0xFF) || (r == NAN_RANK && n & NAN_LEFT != 0);
     if left {
         2 * (n >> 16) as usize + 1
@@ -178,17 +178,16 @@ impl Plan {
 
     /// Adds every tree's leaf distribution for `row` into `out`, in tree order.
     pub(crate) fn sum_row(&self, row: &[f64], out: &mut [f64]) {
-        let mut ranks = [0u8; MAX_FEATURES];
-        let ranks = &mut ranks[..row.len()];
+        let mut ranks = [0u8; MAX_FEATURES + 1];
         // Rows without missing values (nearly all) skip the missing-value test at every node.
-        if self.rank_row(row, ranks) {
-            self.sum_ranked::<true>(ranks, out);
+        if self.rank_row(row, &mut ranks[..row.len()]) {
+            self.sum_ranked::<true>(&ranks, out);
         } else {
-            self.sum_ranked::<false>(ranks, out);
+            self.sum_ranked::<false>(&ranks, out);
         }
     }
 
-    fn sum_ranked<const MISSING: bool>(&self, ranks: &[u8], out: &mut [f64]) {
+    fn sum_ranked<const MISSING: bool>(&self, ranks: &[u8; MAX_FEATURES + 1], out: &mut [f64]) {
         const CHUNK: usize = 64;
         let mut found = [0u32; CHUNK];
         for roots in self.roots.chunks(CHUNK) {
@@ -242,7 +241,7 @@ impl Plan {
 
     /// Where in `nodes` the leaf that `ranks` reaches in tree `t` is.
     #[inline]
-    fn leaf_position(&self, t: usize, ranks: &[u8]) -> usize {
+    fn leaf_position<const W: usize>(&self, t: usize, ranks: &[u8; W]) -> usize {
         let root = self.roots[t];
         let mut at = root;
         while !is_leaf(self.nodes[at]) {
@@ -251,9 +250,9 @@ impl Plan {
         at
     }
 
-    /// Leaf nodes that [`LOCKSTEP_ROWS`] rows (`ranks`, `nf` each) reach in tree `t`, the rows
-    /// stepped side by side; a row at its leaf stays there until all are done.
-    fn leaves_lockstep(&self, t: usize, ranks: &[u8], nf: usize) -> [u32; LOCKSTEP_ROWS] {
+    /// Leaf nodes that [`LOCKSTEP_ROWS`] rows of ranks reach in tree `t`, the rows stepped side
+    /// by side; a row at its leaf stays there until all are done.
+    fn leaves_lockstep<const W: usize>(&self, t: usize, rows: &[[u8; W]]) -> [u32; LOCKSTEP_ROWS] {
         let root = self.roots[t];
         let mut at = [root; LOCKSTEP_ROWS];
         let mut node = [self.nodes[root]; LOCKSTEP_ROWS];
@@ -261,10 +260,10 @@ impl Plan {
             let mut live = false;
             for j in 0..LOCKSTEP_ROWS {
                 let leaf = is_leaf(node[j]);
-                // A leaf's feature bits are clamped into the row, so a leaf may be stepped
-                // too (the step is then dropped).
-                let f = feature(node[j]).min(nf - 1);
-                let next = root + turn_branch_free::<true>(node[j], ranks[j * nf + f]);
+                // A leaf's feature bits index the row too (rows are `W` wide), so a leaf is
+                // stepped like a split and the step dropped.
+                let r = rows[j][feature(node[j]) & (W - 1)];
+                let next = root + turn_branch_free::<true>(node[j], r);
                 at[j] = if leaf { at[j] } else { next };
                 node[j] = self.nodes[at[j]];
                 live |= !leaf;
@@ -275,26 +274,23 @@ impl Plan {
         }
     }
 
-    /// Adds tree `t`'s leaf distribution for each row of `ranks` (`nf` each) into `out`.
-    fn add_tree(&self, t: usize, walk: Walk, ranks: &[u8], nf: usize, out: &mut [f64]) {
+    /// Adds tree `t`'s leaf distribution for each row of `ranks` into `out`.
+    fn add_tree<const W: usize>(&self, t: usize, walk: Walk, ranks: &[[u8; W]], out: &mut [f64]) {
         let c = self.n_classes;
         let mut done = 0;
         if walk == Walk::Lockstep {
             for (acc, group) in out
                 .chunks_exact_mut(c * LOCKSTEP_ROWS)
-                .zip(ranks.chunks_exact(nf * LOCKSTEP_ROWS))
+                .zip(ranks.chunks_exact(LOCKSTEP_ROWS))
             {
-                let leaves = self.leaves_lockstep(t, group, nf);
+                let leaves = self.leaves_lockstep(t, group);
                 for (a, leaf) in acc.chunks_exact_mut(c).zip(leaves) {
                     self.add_leaf(leaf, a);
                 }
             }
-            done = out.len() / (c * LOCKSTEP_ROWS) * LOCKSTEP_ROWS;
+            done = ranks.len() / LOCKSTEP_ROWS * LOCKSTEP_ROWS;
         }
-        for (acc, r) in out[done * c..]
-            .chunks_exact_mut(c)
-            .zip(ranks[done * nf..].chunks_exact(nf))
-        {
+        for (acc, r) in out[done * c..].chunks_exact_mut(c).zip(&ranks[done..]) {
             self.add_leaf(self.nodes[self.leaf_position(t, r)], acc);
         }
     }
@@ -309,13 +305,29 @@ impl Plan {
         sorted: bool,
         forced: Option<Walk>,
     ) {
-        let nf = self.starts.len() - 1;
-        let mut ranks = vec![0u8; rows.len()];
-        for (row, r) in rows.chunks_exact(nf).zip(ranks.chunks_exact_mut(nf)) {
-            self.rank_row(row, r);
+        // Rank rows are padded to a power of two, so a node's feature bits index them without a
+        // bounds check.
+        if self.starts.len() - 1 <= 64 {
+            self.predict_padded::<64>(rows, out, sorted, forced);
+        } else {
+            self.predict_padded::<{ MAX_FEATURES + 1 }>(rows, out, sorted, forced);
         }
-        let first_leaf = |r: &[u8]| self.leaf_position(0, r);
-        let sort_key: Option<SortKey<'_, u8>> = sorted.then_some(&first_leaf);
+    }
+
+    fn predict_padded<const W: usize>(
+        &self,
+        rows: &[f64],
+        out: &mut [f64],
+        sorted: bool,
+        forced: Option<Walk>,
+    ) {
+        let nf = self.starts.len() - 1;
+        let mut ranks = vec![[0u8; W]; rows.len() / nf];
+        for (row, r) in rows.chunks_exact(nf).zip(&mut ranks) {
+            self.rank_row(row, &mut r[..nf]);
+        }
+        let first_leaf = |r: &[[u8; W]]| self.leaf_position(0, &r[0]);
+        let sort_key: Option<SortKey<'_, [u8; W]>> = sorted.then_some(&first_leaf);
         let (c, n_trees) = (self.n_classes, self.roots.len());
         walk_trees(
             &ranks,
@@ -324,7 +336,7 @@ impl Plan {
             n_trees,
             sort_key,
             forced,
-            |t, walk, ranks, out| self.add_tree(t, walk, ranks, nf, out),
+            |t, walk, ranks, out| self.add_tree(t, walk, ranks, out),
         );
     }
 
