@@ -290,8 +290,45 @@ impl Plan {
             }
             done = ranks.len() / LOCKSTEP_ROWS * LOCKSTEP_ROWS;
         }
+        if walk == Walk::Branchy {
+            for (acc, pair) in out.chunks_exact_mut(2 * c).zip(ranks.chunks_exact(2)) {
+                let (a, b) = self.leaf_positions_pair(t, &pair[0], &pair[1]);
+                let (acc_a, acc_b) = acc.split_at_mut(c);
+                self.add_leaf(self.nodes[a], acc_a);
+                self.add_leaf(self.nodes[b], acc_b);
+            }
+            done = ranks.len() / 2 * 2;
+        }
         for (acc, r) in out[done * c..].chunks_exact_mut(c).zip(&ranks[done..]) {
             self.add_leaf(self.nodes[self.leaf_position(t, r)], acc);
+        }
+    }
+
+    /// [`leaf_position`](Self::leaf_position) of two rows at once, each turn still a branch: two
+    /// independent chains of node loads keep the core busy while either waits, and the second
+    /// row's turns are mostly the first's (sorted rows), which the branch predictor learns
+    /// (sorted NF-v2 blocks: 1.07x one row at a time).
+    #[inline]
+    fn leaf_positions_pair<const W: usize>(
+        &self,
+        t: usize,
+        r0: &[u8; W],
+        r1: &[u8; W],
+    ) -> (usize, usize) {
+        let root = self.roots[t];
+        let (mut a, mut b) = (root, root);
+        loop {
+            let (na, nb) = (self.nodes[a], self.nodes[b]);
+            let (leaf_a, leaf_b) = (is_leaf(na), is_leaf(nb));
+            if leaf_a && leaf_b {
+                return (a, b);
+            }
+            if !leaf_a {
+                a = root + turn_branchy(na, r0);
+            }
+            if !leaf_b {
+                b = root + turn_branchy(nb, r1);
+            }
         }
     }
 

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 /// How a block of rows walks one tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Walk {
-    /// Each row alone, branching on every turn: the CPU predicts the turn and loads the next node
-    /// early. Fast when consecutive rows turn alike (sorted NF-v2 blocks).
+    /// Branching on every turn (each row alone in the trees' own walk, two rows side by side in
+    /// the plan's): the CPU predicts the turn and loads the next node early. Fast when
+    /// consecutive rows turn alike (sorted NF-v2 blocks).
     Branchy,
     /// [`LOCKSTEP_ROWS`] rows side by side with branch-free turns: no mispredicts, but every row
     /// waits for the deepest of its group. Fast when turns are coin flips (the synthetic data:
