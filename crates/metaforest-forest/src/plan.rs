@@ -32,7 +32,8 @@ const MAX_THRESHOLDS: usize = 254;
 /// missing values left.
 const NAN_RANK: u8 = u8::MAX;
 const NAN_LEFT: u32 = 1 << 15;
-/// Trees one row walks down side by side, as in the raw-value walk (`tree::leaves_of_row`).
+/// Tree walks one flow keeps in flight (8 and 12 measured alike, 16 and 32 slower: each lane's
+/// bookkeeping costs more than the extra overlap saves).
 const GROUP: usize = 12;
 
 #[inline]
