@@ -832,6 +832,24 @@ mod tests {
             nan_left.filter(|n| !n.is_leaf() && n.nan_left()).count() > 0,
             "some split sends missing values left"
         );
+        // The same rows without missing values, as most blocks are: the plan then drops the
+        // missing-value test.
+        let filled = x.mapv(|v| if v.is_nan() { 0.5 } else { v });
+        for (x, label) in [(&x, "with NaN"), (&filled, "without NaN")] {
+            let rows = x.as_slice().unwrap();
+            let mut by_trees = vec![0.0; 2003 * 2];
+            forest.predict_block_with(rows, &mut by_trees, Some(Walk::Branchy));
+            let plan = forest
+                .plan
+                .get(&forest.trees, 6)
+                .expect("within the plan's limits");
+            for walk in [Walk::Branchy, Walk::Lockstep] {
+                let mut out = vec![0.0; 2003 * 2];
+                plan.predict_block(rows, &mut out, true, Some(walk));
+                out.iter_mut().for_each(|v| *v *= 1.0 / 9.0);
+                assert!(out == by_trees, "{label}, {walk:?}");
+            }
+        }
         let rows = x.as_slice().unwrap();
         for n in [2003, 203, 3] {
             let rows = &rows[..n * 6];

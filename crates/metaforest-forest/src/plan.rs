@@ -55,11 +55,12 @@ fn leaf_value(n: u32) -> usize {
 
 /// Position (from its tree's root) of the child that split node `n` sends a row with `ranks` to,
 /// as a branch on the turn: the CPU guesses it and loads the next node before the comparison is
-/// known (see [`Walk::Branchy`]).
+/// known (see [`Walk::Branchy`]). Without `MISSING` the rows have no missing value, and the
+/// missing-value test is left out (so too in [`turn_branch_free`]).
 #[inline]
-fn turn_branchy<const W: usize>(n: u32, ranks: &[u8; W]) -> usize {
+fn turn_branchy<const W: usize, const MISSING: bool>(n: u32, ranks: &[u8; W]) -> usize {
     let r = ranks[feature(n) & (W - 1)];
-    let left = u32::from(r) <= (n & 0xFF) || (r == NAN_RANK && n & NAN_LEFT != 0);
+    let left = u32::from(r) <= (n & 0xFF) || (MISSING && r == NAN_RANK && n & NAN_LEFT != 0);
     if left {
         2 * (n >> 16) as usize + 1
     } else {
@@ -68,8 +69,7 @@ fn turn_branchy<const W: usize>(n: u32, ranks: &[u8; W]) -> usize {
 }
 
 /// [`turn_branchy`] without branches, for walks that step several rows or trees side by side,
-/// given the row's rank `r` on the node's feature. Without `MISSING` the rank must not be
-/// [`NAN_RANK`] (the missing-value test is left out).
+/// given the row's rank `r` on the node's feature.
 #[inline]
 fn turn_branch_free<const MISSING: bool>(n: u32, r: u8) -> usize {
     let left = (u32::from(r) <= (n & 0xFF)) | (MISSING & (r == NAN_RANK) & (n & NAN_LEFT != 0));
@@ -242,18 +242,26 @@ impl Plan {
 
     /// Where in `nodes` the leaf that `ranks` reaches in tree `t` is.
     #[inline]
-    fn leaf_position<const W: usize>(&self, t: usize, ranks: &[u8; W]) -> usize {
+    fn leaf_position<const W: usize, const MISSING: bool>(
+        &self,
+        t: usize,
+        ranks: &[u8; W],
+    ) -> usize {
         let root = self.roots[t];
         let mut at = root;
         while !is_leaf(self.nodes[at]) {
-            at = root + turn_branchy(self.nodes[at], ranks);
+            at = root + turn_branchy::<W, MISSING>(self.nodes[at], ranks);
         }
         at
     }
 
     /// Leaf nodes that [`LOCKSTEP_ROWS`] rows of ranks reach in tree `t`, the rows stepped side
     /// by side; a row at its leaf stays there until all are done.
-    fn leaves_lockstep<const W: usize>(&self, t: usize, rows: &[[u8; W]]) -> [u32; LOCKSTEP_ROWS] {
+    fn leaves_lockstep<const W: usize, const MISSING: bool>(
+        &self,
+        t: usize,
+        rows: &[[u8; W]],
+    ) -> [u32; LOCKSTEP_ROWS] {
         let root = self.roots[t];
         let mut at = [root; LOCKSTEP_ROWS];
         let mut node = [self.nodes[root]; LOCKSTEP_ROWS];
@@ -264,7 +272,7 @@ impl Plan {
                 // A leaf's feature bits index the row too (rows are `W` wide), so a leaf is
                 // stepped like a split and the step dropped.
                 let r = rows[j][feature(node[j]) & (W - 1)];
-                let next = root + turn_branch_free::<true>(node[j], r);
+                let next = root + turn_branch_free::<MISSING>(node[j], r);
                 at[j] = if leaf { at[j] } else { next };
                 node[j] = self.nodes[at[j]];
                 live |= !leaf;
@@ -276,7 +284,13 @@ impl Plan {
     }
 
     /// Adds tree `t`'s leaf distribution for each row of `ranks` into `out`.
-    fn add_tree<const W: usize>(&self, t: usize, walk: Walk, ranks: &[[u8; W]], out: &mut [f64]) {
+    fn add_tree<const W: usize, const MISSING: bool>(
+        &self,
+        t: usize,
+        walk: Walk,
+        ranks: &[[u8; W]],
+        out: &mut [f64],
+    ) {
         let c = self.n_classes;
         let mut done = 0;
         if walk == Walk::Lockstep {
@@ -284,7 +298,7 @@ impl Plan {
                 .chunks_exact_mut(c * LOCKSTEP_ROWS)
                 .zip(ranks.chunks_exact(LOCKSTEP_ROWS))
             {
-                let leaves = self.leaves_lockstep(t, group);
+                let leaves = self.leaves_lockstep::<W, MISSING>(t, group);
                 for (a, leaf) in acc.chunks_exact_mut(c).zip(leaves) {
                     self.add_leaf(leaf, a);
                 }
@@ -293,7 +307,7 @@ impl Plan {
         }
         if walk == Walk::Branchy {
             for (acc, pair) in out.chunks_exact_mut(2 * c).zip(ranks.chunks_exact(2)) {
-                let (a, b) = self.leaf_positions_pair(t, &pair[0], &pair[1]);
+                let (a, b) = self.leaf_positions_pair::<W, MISSING>(t, &pair[0], &pair[1]);
                 let (acc_a, acc_b) = acc.split_at_mut(c);
                 self.add_leaf(self.nodes[a], acc_a);
                 self.add_leaf(self.nodes[b], acc_b);
@@ -301,7 +315,7 @@ impl Plan {
             done = ranks.len() / 2 * 2;
         }
         for (acc, r) in out[done * c..].chunks_exact_mut(c).zip(&ranks[done..]) {
-            self.add_leaf(self.nodes[self.leaf_position(t, r)], acc);
+            self.add_leaf(self.nodes[self.leaf_position::<W, MISSING>(t, r)], acc);
         }
     }
 
@@ -310,7 +324,7 @@ impl Plan {
     /// row's turns are mostly the first's (sorted rows), which the branch predictor learns
     /// (sorted NF-v2 blocks: 1.07x one row at a time).
     #[inline]
-    fn leaf_positions_pair<const W: usize>(
+    fn leaf_positions_pair<const W: usize, const MISSING: bool>(
         &self,
         t: usize,
         r0: &[u8; W],
@@ -325,10 +339,10 @@ impl Plan {
                 return (a, b);
             }
             if !leaf_a {
-                a = root + turn_branchy(na, r0);
+                a = root + turn_branchy::<W, MISSING>(na, r0);
             }
             if !leaf_b {
-                b = root + turn_branchy(nb, r1);
+                b = root + turn_branchy::<W, MISSING>(nb, r1);
             }
         }
     }
@@ -361,20 +375,36 @@ impl Plan {
     ) {
         let nf = self.starts.len() - 1;
         let mut ranks = vec![[0u8; W]; rows.len() / nf];
+        let mut any_missing = false;
         for (row, r) in rows.chunks_exact(nf).zip(&mut ranks) {
-            self.rank_row(row, &mut r[..nf]);
+            any_missing |= self.rank_row(row, &mut r[..nf]);
         }
-        let first_leaf = |r: &[[u8; W]]| self.leaf_position(0, &r[0]);
+        // Blocks without missing values (nearly all) skip the missing-value test at every node.
+        if any_missing {
+            self.walk_ranked::<W, true>(&ranks, out, sorted, forced);
+        } else {
+            self.walk_ranked::<W, false>(&ranks, out, sorted, forced);
+        }
+    }
+
+    fn walk_ranked<const W: usize, const MISSING: bool>(
+        &self,
+        ranks: &[[u8; W]],
+        out: &mut [f64],
+        sorted: bool,
+        forced: Option<Walk>,
+    ) {
+        let first_leaf = |r: &[[u8; W]]| self.leaf_position::<W, MISSING>(0, &r[0]);
         let sort_key: Option<SortKey<'_, [u8; W]>> = sorted.then_some(&first_leaf);
         let (c, n_trees) = (self.n_classes, self.roots.len());
         walk_trees(
-            &ranks,
+            ranks,
             out,
             c,
             n_trees,
             sort_key,
             forced,
-            |t, walk, ranks, out| self.add_tree(t, walk, ranks, out),
+            |t, walk, ranks, out| self.add_tree::<W, MISSING>(t, walk, ranks, out),
         );
     }
 
