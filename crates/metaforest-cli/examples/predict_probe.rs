@@ -71,17 +71,22 @@ fn measure(f: &Forest, x_test: Array2<f64>) {
     let st = f.tree_stats();
     let nodes: usize = st.iter().map(|s| s.n_nodes).sum();
     let depth = st.iter().map(|s| s.depth as f64).sum::<f64>() / st.len() as f64;
+    // `load` has built `f`'s plan already; time the build on a fresh copy of its trees.
+    let fresh = Forest::from_trees(f.trees().to_vec()).expect("same trees");
+    let t = Instant::now();
+    let plan_bytes = fresh.prediction_plan_bytes();
+    let plan_ms = t.elapsed().as_secs_f64() * 1e3;
     let tree_bytes: usize = f
         .trees()
         .iter()
         .map(|t| t.stats().n_nodes * 16 + t.n_leaves() * t.n_classes() * 8)
         .sum();
     eprintln!(
-        "nodes/tree {:.0}, mean depth {depth:.1}; nodes and leaves {:.1} MB, prediction plan {}",
+        "nodes/tree {:.0}, mean depth {depth:.1}; nodes and leaves {:.1} MB, prediction plan {} \
+         (built in {plan_ms:.0} ms)",
         nodes as f64 / st.len() as f64,
         tree_bytes as f64 / 1e6,
-        f.prediction_plan_bytes()
-            .map_or("none".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
+        plan_bytes.map_or("none".into(), |b| format!("{:.2} MB", b as f64 / 1e6))
     );
     let reps: usize = std::env::var("REPS")
         .ok()
