@@ -57,7 +57,8 @@ pub enum SplitCriterion {
 /// Largest number of value bins per feature; one more bin is reserved for missing values (NaN).
 pub const MAX_BINS: usize = 255;
 
-/// Validated hyperparameters; obtain through [`ForestParams::check`].
+/// Validated hyperparameters; obtain through `ForestParams::check` (linfa's
+/// [`ParamGuard`](linfa::ParamGuard)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidForestParams {
     pub(crate) n_trees: usize,

@@ -10,7 +10,7 @@ use metaforest_forest::Forest;
 use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
-/// Width of a per-forest descriptor (see [`forest_descriptor`] for the slots).
+/// Width of a per-forest descriptor (see [`forest_evidence`] for the slots).
 pub const FOREST_WIDTH: usize = 17;
 /// Width of a per-(forest, flow) descriptor (see [`QueryEvidence`]).
 pub const QUERY_WIDTH: usize = 8;
