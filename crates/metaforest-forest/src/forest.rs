@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::binning::BinEdges;
 use crate::error::{ForestError, Result};
 use crate::params::{ClassWeight, ValidForestParams};
-use crate::plan::PlanCell;
+use crate::plan::{Plan, PlanCell};
 use crate::tree::{build_tree, leaves_of_row, TrainData, Tree, TreePath, TreeStats};
 use crate::walk::{walk_trees, SortKey, Walk, LOCKSTEP_ROWS};
 
@@ -375,34 +375,38 @@ impl Forest {
 
     /// Predicts the row-major `rows` (`n_features` values each) into `out` (`n_classes` each).
     fn predict_block(&self, rows: &[f64], out: &mut [f64]) {
-        let Some(plan) = self.plan.get(&self.trees, self.n_features) else {
-            return self.predict_block_with(rows, out, None);
-        };
-        let n = out.len() / self.n_classes;
-        out.iter_mut().for_each(|v| *v = 0.0);
-        plan.predict_block(rows, out, n >= SORT_MIN_ROWS && self.trees.len() > 1, None);
-        let inv = 1.0 / self.trees.len() as f64;
-        out.iter_mut().for_each(|v| *v *= inv);
+        let plan = self.plan.get(&self.trees, self.n_features);
+        self.predict_block_with(rows, out, plan, None);
     }
 
-    /// [`predict_block`](Self::predict_block) with every tree walked the `forced` way, or with the
-    /// way chosen by timing (`None`).
-    fn predict_block_with(&self, rows: &[f64], out: &mut [f64], forced: Option<Walk>) {
+    /// [`predict_block`](Self::predict_block) through `plan`, or through the trees' own walk
+    /// (`None`), with every tree walked the `forced` way, or the way chosen by timing (`None`).
+    fn predict_block_with(
+        &self,
+        rows: &[f64],
+        out: &mut [f64],
+        plan: Option<&Plan>,
+        forced: Option<Walk>,
+    ) {
         let (c, nf) = (self.n_classes, self.n_features);
         let n = out.len() / c;
+        let sorted = n >= SORT_MIN_ROWS && self.trees.len() > 1;
         out.iter_mut().for_each(|v| *v = 0.0);
-        let first_leaf = |row: &[f64]| self.trees[0].leaf_index(row);
-        let sort_key: Option<SortKey<'_, f64>> =
-            (n >= SORT_MIN_ROWS && self.trees.len() > 1).then_some(&first_leaf);
-        walk_trees(
-            rows,
-            out,
-            c,
-            self.trees.len(),
-            sort_key,
-            forced,
-            |t, walk, rows, out| add_tree_leaves(&self.trees[t], walk, rows, out, c, nf),
-        );
+        if let Some(plan) = plan {
+            plan.predict_block(rows, out, sorted, forced);
+        } else {
+            let first_leaf = |row: &[f64]| self.trees[0].leaf_index(row);
+            let sort_key: Option<SortKey<'_, f64>> = sorted.then_some(&first_leaf);
+            walk_trees(
+                rows,
+                out,
+                c,
+                self.trees.len(),
+                sort_key,
+                forced,
+                |t, walk, rows, out| add_tree_leaves(&self.trees[t], walk, rows, out, c, nf),
+            );
+        }
         let inv = 1.0 / self.trees.len() as f64;
         out.iter_mut().for_each(|v| *v *= inv);
     }
@@ -750,7 +754,7 @@ mod tests {
         // What the trees themselves say, against what `predict_proba` (through the plan) says.
         let agree = |f: &Forest| {
             let mut by_trees = vec![0.0; 400 * 2];
-            f.predict_block_with(rows, &mut by_trees, Some(Walk::Branchy));
+            f.predict_block_with(rows, &mut by_trees, None, Some(Walk::Branchy));
             by_trees
                 == f.predict_proba(x.view())
                     .unwrap()
@@ -789,7 +793,12 @@ mod tests {
             .unwrap();
         assert!(forest.prediction_plan_bytes().is_some());
         let mut by_trees = vec![0.0; 1500 * 2];
-        forest.predict_block_with(x.as_slice().unwrap(), &mut by_trees, Some(Walk::Branchy));
+        forest.predict_block_with(
+            x.as_slice().unwrap(),
+            &mut by_trees,
+            None,
+            Some(Walk::Branchy),
+        );
         let plan = forest.predict_proba(x.view()).unwrap();
         assert!(by_trees == plan.as_slice().unwrap());
         let mut one = vec![0.0; 2];
@@ -835,44 +844,37 @@ mod tests {
         // The same rows without missing values, as most blocks are: the plan then drops the
         // missing-value test.
         let filled = x.mapv(|v| if v.is_nan() { 0.5 } else { v });
+        let plan = forest
+            .plan
+            .get(&forest.trees, 6)
+            .expect("within the plan's limits");
         for (x, label) in [(&x, "with NaN"), (&filled, "without NaN")] {
             let rows = x.as_slice().unwrap();
             let mut by_trees = vec![0.0; 2003 * 2];
-            forest.predict_block_with(rows, &mut by_trees, Some(Walk::Branchy));
-            let plan = forest
-                .plan
-                .get(&forest.trees, 6)
-                .expect("within the plan's limits");
+            forest.predict_block_with(rows, &mut by_trees, None, Some(Walk::Branchy));
             for walk in [Walk::Branchy, Walk::Lockstep] {
                 let mut out = vec![0.0; 2003 * 2];
-                plan.predict_block(rows, &mut out, true, Some(walk));
-                out.iter_mut().for_each(|v| *v *= 1.0 / 9.0);
+                forest.predict_block_with(rows, &mut out, Some(plan), Some(walk));
                 assert!(out == by_trees, "{label}, {walk:?}");
             }
         }
         let rows = x.as_slice().unwrap();
         for n in [2003, 203, 3] {
             let rows = &rows[..n * 6];
-            let predict = |walk| {
+            let predict = |plan, walk| {
                 let mut out = vec![0.0; n * 2];
-                forest.predict_block_with(rows, &mut out, walk);
+                forest.predict_block_with(rows, &mut out, plan, walk);
                 out
             };
-            let branchy = predict(Some(Walk::Branchy));
-            assert_eq!(branchy, predict(Some(Walk::Lockstep)), "{n} rows");
-            assert_eq!(branchy, predict(None), "{n} rows");
-            // The prediction plan, with each walk, sorted or not, and through `predict_proba`.
-            let plan = forest
-                .plan
-                .get(&forest.trees, 6)
-                .expect("within the plan's limits");
-            for (walk, sorted) in [(Walk::Branchy, true), (Walk::Lockstep, false)] {
-                let mut out = vec![0.0; n * 2];
-                plan.predict_block(rows, &mut out, sorted, Some(walk));
-                // Scaled as `predict_block` scales.
-                out.iter_mut().for_each(|v| *v *= 1.0 / 9.0);
+            let branchy = predict(None, Some(Walk::Branchy));
+            assert_eq!(branchy, predict(None, Some(Walk::Lockstep)), "{n} rows");
+            assert_eq!(branchy, predict(None, None), "{n} rows");
+            // The prediction plan, with each walk and with the timed choice (2003 rows take the
+            // sorted walk, 203 and 3 the unsorted one), and through `predict_proba`.
+            for walk in [Some(Walk::Branchy), Some(Walk::Lockstep), None] {
+                let out = predict(Some(plan), walk);
                 let differ = branchy.iter().zip(&out).position(|(a, b)| a != b);
-                assert_eq!(differ, None, "{n} rows, plan, {walk:?}, sorted {sorted}");
+                assert_eq!(differ, None, "{n} rows, plan, {walk:?}");
             }
             let x_n = ArrayView2::from_shape((n, 6), rows).unwrap();
             let proba = forest.predict_proba(x_n).unwrap();
