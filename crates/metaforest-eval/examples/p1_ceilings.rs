@@ -1,0 +1,223 @@
+//! Developer probe: how much of META's missing gain could the operating point (the decision threshold) give?
+//!
+//! Runs P1 (no ports; the same folds, draws and test sets as `metaforest bench p1 --no-ports`) and scores, on every
+//! draw, B0's local forest and META at threshold ½ and at thresholds no method may use, because they read labels of
+//! the held-out domain: the best threshold on the test set itself, and the quantile of the unlabelled flows' scores
+//! at the *true* attack share. Beside them, label-free ways to pick that quantile (EM prior, classify-and-count) and a
+//! self-trained local forest (pseudo-labels from the unlabelled flows). Prints four-domain means per K and per-domain
+//! rows; writes nothing.
+//!
+//! `cargo run --release -p metaforest-eval --example p1_ceilings -- [DRAWS] [K,K,...]`
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use ndarray::{concatenate, Axis};
+
+use metaforest_eval::baselines::em_prior;
+use metaforest_eval::learner::{attack_proba, threshold, ForestSpec};
+use metaforest_eval::meta_method::MetaMethod;
+use metaforest_eval::method::{Draw, Fold, Method, Scored};
+use metaforest_eval::metrics::{macro_f1, roc_auc};
+use metaforest_eval::protocol::{p1_specs, run_protocol, BenchConfig, PortsMode};
+use metaforest_meta::MetaParams;
+
+/// Scores per (held-out domain, K, row name): one value per draw.
+type Table = BTreeMap<(String, usize, String), Vec<f64>>;
+
+struct Ceilings {
+    meta: Box<dyn Method>,
+    table: Arc<Mutex<Table>>,
+}
+
+/// Macro-F1 of `scores` on the test rows at the threshold that flags the share `share` of the unlabelled scores.
+fn at_share(
+    fold: &Fold,
+    scores: &[f64],
+    unlabelled: &[f64],
+    share: f64,
+) -> metaforest_eval::Result<f64> {
+    let mut u = unlabelled.to_vec();
+    u.sort_by(f64::total_cmp);
+    let i = (((1.0 - share) * u.len() as f64) as usize).min(u.len() - 1);
+    macro_f1(&fold.y_test, &threshold(scores, u[i]))
+}
+
+/// Self-training: the support plus the unlabelled flows the local forest scores at most 0.2 (benign) or above 0.8
+/// (attack), the support weighted to as much as the pseudo-labelled flows together.
+fn self_trained(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Vec<f64>> {
+    let n = fold.x_unlabelled.nrows().min(1000);
+    let rows: Vec<usize> = (0..n).map(|i| i * fold.x_unlabelled.nrows() / n).collect();
+    let xu = fold.x_unlabelled.select(Axis(0), &rows);
+    let pu = attack_proba(&draw.local, xu.view())?;
+    let pick: Vec<usize> = (0..n).filter(|&i| pu[i] <= 0.2 || pu[i] > 0.8).collect();
+    let x = concatenate(
+        Axis(0),
+        &[draw.x_support.view(), xu.select(Axis(0), &pick).view()],
+    )
+    .expect("same feature width");
+    let mut y = draw.y_support.clone();
+    y.extend(pick.iter().map(|&i| u32::from(pu[i] > 0.8)));
+    let ws = (pick.len() as f64 / draw.y_support.len() as f64).max(1.0);
+    let mut w = vec![ws; draw.y_support.len()];
+    w.extend(std::iter::repeat_n(1.0, pick.len()));
+    let forest = ForestSpec::default_with_trees(fold.config.trees_local).fit(
+        x.view(),
+        &y,
+        Some(&w),
+        draw.seed ^ 0x57,
+    )?;
+    attack_proba(&forest, fold.x_test.view())
+}
+
+impl Method for Ceilings {
+    fn name(&self) -> &str {
+        "CEILINGS"
+    }
+    fn uses_unlabelled(&self) -> bool {
+        true
+    }
+    fn prepare(&mut self, fold: &Fold) -> metaforest_eval::Result<()> {
+        for (d, p) in fold.known.iter().zip(&fold.known_test_proba) {
+            println!(
+                "{}: known forest {} ROC-AUC {:.3}",
+                fold.held_out,
+                d.name,
+                roc_auc(&fold.y_test, p)?
+            );
+        }
+        self.meta.prepare(fold)
+    }
+    fn score(&self, fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Scored> {
+        let meta = self.meta.score(fold, draw)?;
+        let true_share = fold
+            .unlabelled
+            .iter()
+            .filter(|&&r| fold.labels()[r] != 0)
+            .count() as f64
+            / fold.unlabelled.len().max(1) as f64;
+        let mut rows: Vec<(String, f64)> = Vec::new();
+        // META's scores on the unlabelled flows: the detector is rebuilt for them (same support, same seed).
+        let meta_unlabelled = self.meta_scores(fold, draw, fold.x_unlabelled.clone())?;
+        let local_unlabelled = attack_proba(&draw.local, fold.x_unlabelled.view())?;
+        for (name, test, unl) in [
+            ("B0", &draw.local_test_proba, &local_unlabelled),
+            ("META", &meta.proba, &meta_unlabelled),
+        ] {
+            rows.push((
+                format!("{name} at 1/2"),
+                macro_f1(&fold.y_test, &threshold(test, 0.5))?,
+            ));
+            let mut best = 0.0f64;
+            for i in 1..50 {
+                best = best.max(macro_f1(&fold.y_test, &threshold(test, i as f64 / 50.0))?);
+            }
+            rows.push((format!("{name}, best test threshold [oracle]"), best));
+            rows.push((
+                format!("{name}, true attack share [oracle]"),
+                at_share(fold, test, unl, true_share)?,
+            ));
+            rows.push((
+                format!("{name}, EM attack share"),
+                at_share(fold, test, unl, em_prior(unl, 0.5))?,
+            ));
+            rows.push((format!("{name} ROC-AUC"), roc_auc(&fold.y_test, test)?));
+        }
+        let st = self_trained(fold, draw)?;
+        rows.push((
+            "B0 self-trained at 1/2".into(),
+            macro_f1(&fold.y_test, &threshold(&st, 0.5))?,
+        ));
+        let mut t = self.table.lock().expect("table lock");
+        for (name, v) in rows {
+            t.entry((fold.held_out.clone(), draw.k, name))
+                .or_default()
+                .push(v);
+        }
+        Ok(meta)
+    }
+}
+
+impl Ceilings {
+    /// META's attack probabilities on `x`: META scores a fold's test rows, so it is handed a fold whose test rows are
+    /// `x` (it adapts on the draw's support again; adaptation is deterministic).
+    fn meta_scores(
+        &self,
+        fold: &Fold,
+        draw: &Draw,
+        x: ndarray::Array2<f64>,
+    ) -> metaforest_eval::Result<Vec<f64>> {
+        let view = Fold {
+            protocol: fold.protocol.clone(),
+            variant: fold.variant.clone(),
+            held_out: fold.held_out.clone(),
+            table: fold.table.clone(),
+            known: fold.known.clone(),
+            known_forests: fold.known_forests.clone(),
+            known_test_proba: Vec::new(),
+            pool: Vec::new(),
+            test: Vec::new(),
+            x_test: x,
+            y_test: Vec::new(),
+            unlabelled: Vec::new(),
+            x_unlabelled: fold.x_unlabelled.clone(),
+            seed: fold.seed,
+            config: fold.config.clone(),
+        };
+        Ok(self.meta.score(&view, draw)?.proba)
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut cfg = BenchConfig {
+        draws: args.first().and_then(|a| a.parse().ok()).unwrap_or(30),
+        ks: vec![1, 5, 10, 20],
+        progress: false,
+        ..BenchConfig::default()
+    };
+    if let Some(ks) = args.get(1) {
+        cfg.ks = ks.split(',').map(|k| k.parse()).collect::<Result<_, _>>()?;
+    }
+    let cfg = Arc::new(cfg);
+    let table = Arc::new(Mutex::new(Table::new()));
+    let mut methods: Vec<Box<dyn Method>> = vec![Box::new(Ceilings {
+        meta: MetaMethod::single("META", MetaParams::default()),
+        table: Arc::clone(&table),
+    })];
+    for spec in p1_specs(&metaforest_flows::data_dir(), PortsMode::Without, &cfg)? {
+        run_protocol(&spec, &cfg, &mut methods)?;
+    }
+    let t = table.lock().expect("table lock");
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let names: Vec<String> = {
+        let mut n: Vec<String> = t.keys().map(|(_, _, n)| n.clone()).collect();
+        n.sort();
+        n.dedup();
+        n
+    };
+    println!(
+        "\nFour-domain mean over {} draws (macro-F1 unless named)\n",
+        cfg.draws
+    );
+    print!("| row |");
+    cfg.ks.iter().for_each(|k| print!(" K={k} |"));
+    println!("\n|---|{}", "--:|".repeat(cfg.ks.len()));
+    for name in &names {
+        print!("| {name} |");
+        for &k in &cfg.ks {
+            let per_domain: Vec<f64> = t
+                .iter()
+                .filter(|((_, kk, n), _)| *kk == k && n == name)
+                .map(|(_, v)| mean(v))
+                .collect();
+            print!(" {:.3} |", mean(&per_domain));
+        }
+        println!();
+    }
+    println!("\nPer domain\n");
+    for ((domain, k, name), v) in t.iter() {
+        println!("{domain} K={k} {name}: {:.3}", mean(v));
+    }
+    Ok(())
+}
