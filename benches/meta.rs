@@ -1,5 +1,6 @@
 //! Meta-learner timings: meta-training on known domains, and `adapt` (describe, one forward pass, grow the local
-//! forest) at K = 5 and K = 20. Real NF-v2 data when present (three known domains, the fourth held out), the synthetic
+//! forest) at K = 5 and K = 20, alone and with 512 unlabelled flows (`adapt_with_unlabelled`: the local forest is
+//! self-trained on them). Real NF-v2 data when present (three known domains, the fourth held out), the synthetic
 //! networks otherwise. `cargo bench --bench meta`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -49,10 +50,21 @@ fn bench(c: &mut Criterion) {
         b.iter(|| MetaModel::fit(&known, &params).expect("fit"))
     });
     let model = MetaModel::fit(&known, &params).expect("fit");
+    // Unlabelled flows of the held-out domain: an evenly strided sample (the files are grouped by class).
+    let held = &d[3].rows;
+    let strided: Vec<usize> = (0..512).map(|i| held[i * held.len() / 512]).collect();
+    let unlabelled = t.features().select(Axis(0), &strided);
     for k in [5, 20] {
-        let (sx, sy) = support(&t, &d[3].rows, k);
+        let (sx, sy) = support(&t, held, k);
         g.bench_function(format!("adapt_k{k}"), |b| {
             b.iter(|| model.adapt(sx.view(), &sy).expect("adapt"))
+        });
+        g.bench_function(format!("adapt_with_unlabelled_k{k}"), |b| {
+            b.iter(|| {
+                model
+                    .adapt_with_unlabelled(sx.view(), &sy, unlabelled.view())
+                    .expect("adapt")
+            })
         });
     }
     g.finish();

@@ -27,6 +27,8 @@ type Table = BTreeMap<(String, usize, String), Vec<f64>>;
 
 struct Ceilings {
     meta: Box<dyn Method>,
+    /// `NO_META=1` leaves META out (its rows then repeat B0's), for a fast look at B0 alone.
+    with_meta: bool,
     table: Arc<Mutex<Table>>,
 }
 
@@ -70,6 +72,53 @@ fn self_trained(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Vec<f64>> {
     attack_proba(&forest, fold.x_test.view())
 }
 
+/// Attack share of the unlabelled flows by adjusted counting with cross-fitted forests (Forman 2005; Bella et al.
+/// 2010): forests grown on each half of the support score the other half, which estimates their mean score (PACC)
+/// and their flag rate at ½ (ACC) on each class; the unlabelled flows' mean score and flag rate under the same
+/// forests are then unmixed. `None` at K = 1 (a half would hold one class) or when the halves do not separate.
+fn adjusted_counts(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Option<(f64, f64)>> {
+    let k = draw.k;
+    if k < 2 {
+        return Ok(None);
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..2 * k {
+        if (i % k) & 1 == 0 {
+            a.push(i);
+        } else {
+            b.push(i);
+        }
+    }
+    let spec = ForestSpec::default_with_trees(fold.config.trees_local);
+    // Per class: (sum of held-out scores, flagged count, count); over unlabelled: (mean score, flag share), per half.
+    let mut class = [(0.0, 0.0, 0.0); 2];
+    let (mut u_mean, mut u_flag) = (0.0, 0.0);
+    for (h, (train, test)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
+        let xt = draw.x_support.select(Axis(0), train);
+        let yt: Vec<u32> = train.iter().map(|&i| draw.y_support[i]).collect();
+        let forest = spec.fit(xt.view(), &yt, None, draw.seed ^ (0xACC0 + h as u64))?;
+        let ps = attack_proba(&forest, draw.x_support.select(Axis(0), test).view())?;
+        for (&i, &p) in test.iter().zip(&ps) {
+            let c = &mut class[draw.y_support[i] as usize];
+            c.0 += p;
+            c.1 += f64::from(u8::from(p > 0.5));
+            c.2 += 1.0;
+        }
+        let pu = attack_proba(&forest, fold.x_unlabelled.view())?;
+        u_mean += pu.iter().sum::<f64>() / pu.len() as f64 / 2.0;
+        u_flag += pu.iter().filter(|&&p| p > 0.5).count() as f64 / pu.len() as f64 / 2.0;
+    }
+    let [benign, attack] = class.map(|(s, f, n)| (s / n, f / n));
+    let unmix = |u: f64, b: f64, a: f64| {
+        if a - b < 0.05 {
+            None
+        } else {
+            Some(((u - b) / (a - b)).clamp(0.001, 0.999))
+        }
+    };
+    Ok(unmix(u_mean, benign.0, attack.0).zip(unmix(u_flag, benign.1, attack.1)))
+}
+
 impl Method for Ceilings {
     fn name(&self) -> &str {
         "CEILINGS"
@@ -86,10 +135,20 @@ impl Method for Ceilings {
                 roc_auc(&fold.y_test, p)?
             );
         }
-        self.meta.prepare(fold)
+        if self.with_meta {
+            self.meta.prepare(fold)?;
+        }
+        Ok(())
     }
     fn score(&self, fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Scored> {
-        let meta = self.meta.score(fold, draw)?;
+        let meta = if self.with_meta {
+            self.meta.score(fold, draw)?
+        } else {
+            Scored {
+                proba: draw.local_test_proba.clone(),
+                pred: threshold(&draw.local_test_proba, 0.5),
+            }
+        };
         let true_share = fold
             .unlabelled
             .iter()
@@ -98,8 +157,13 @@ impl Method for Ceilings {
             / fold.unlabelled.len().max(1) as f64;
         let mut rows: Vec<(String, f64)> = Vec::new();
         // META's scores on the unlabelled flows: the detector is rebuilt for them (same support, same seed).
-        let meta_unlabelled = self.meta_scores(fold, draw, fold.x_unlabelled.clone())?;
+        let meta_unlabelled = if self.with_meta {
+            self.meta_scores(fold, draw, fold.x_unlabelled.clone())?
+        } else {
+            attack_proba(&draw.local, fold.x_unlabelled.view())?
+        };
         let local_unlabelled = attack_proba(&draw.local, fold.x_unlabelled.view())?;
+        let counts = adjusted_counts(fold, draw)?;
         for (name, test, unl) in [
             ("B0", &draw.local_test_proba, &local_unlabelled),
             ("META", &meta.proba, &meta_unlabelled),
@@ -122,6 +186,20 @@ impl Method for Ceilings {
                 at_share(fold, test, unl, em_prior(unl, 0.5))?,
             ));
             rows.push((format!("{name} ROC-AUC"), roc_auc(&fold.y_test, test)?));
+            if let Some((pacc, acc)) = counts {
+                rows.push((
+                    format!("{name}, PACC attack share"),
+                    at_share(fold, test, unl, pacc)?,
+                ));
+                rows.push((
+                    format!("{name}, ACC attack share"),
+                    at_share(fold, test, unl, acc)?,
+                ));
+                rows.push((
+                    format!("{name}: |PACC − true share|"),
+                    (pacc - true_share).abs(),
+                ));
+            }
         }
         let st = self_trained(fold, draw)?;
         rows.push((
@@ -183,6 +261,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let table = Arc::new(Mutex::new(Table::new()));
     let mut methods: Vec<Box<dyn Method>> = vec![Box::new(Ceilings {
         meta: MetaMethod::single("META", MetaParams::default()),
+        with_meta: std::env::var_os("NO_META").is_none(),
         table: Arc::clone(&table),
     })];
     for spec in p1_specs(&metaforest_flows::data_dir(), PortsMode::Without, &cfg)? {

@@ -1,8 +1,8 @@
 //! META as one more row of the reports: the meta-learner, meta-trained once per fold on the known domains only
 //! (their rows and the fold's per-domain forests), then adapted on every draw's support.
 //!
-//! `META` uses the labelled support only; `META+U` also reads the fold's unlabelled pool sample (like B6) to set
-//! its threshold shift. Both share one meta-model per fold.
+//! `META` uses the labelled support only; `META+U` also reads the fold's unlabelled pool sample (like B6) to
+//! self-train its local forest and set its threshold. Both share one meta-model per fold.
 
 use std::sync::{Arc, Mutex};
 
@@ -105,7 +105,7 @@ impl Method for MetaMethod {
             Heads::InitOnly => "meta-learned local-forest initialisation alone",
         };
         let u = if self.unlabelled {
-            "; threshold from the learned rule on unlabelled flows"
+            "; local forest self-trained on unlabelled flows, threshold from the learned rule on them"
         } else {
             "; threshold 0.5"
         };

@@ -70,8 +70,9 @@ impl MetaModel {
     }
 
     /// As [`MetaModel::adapt`], and also reads a sample of the domain's unlabelled flows (at most
-    /// [`crate::learner::UNLABELLED_SAMPLE`] are used, evenly strided) to set the threshold for the domain's class
-    /// balance with the learned [`crate::threshold::ThresholdRule`].
+    /// [`crate::learner::UNLABELLED_SAMPLE`] are used, evenly strided): the local forest is self-trained on the
+    /// flows it is confident about ([`crate::init::self_train`]), and the threshold for the domain's class balance
+    /// is set with the learned [`crate::threshold::ThresholdRule`]. [`Detector::adapt_more`] keeps the sample.
     pub fn adapt_with_unlabelled(
         &self,
         x: ArrayView2<f64>,
@@ -99,8 +100,12 @@ impl MetaModel {
         self.check_support(x, y)?;
         let support = Support { x: x.view(), y };
         let ids: Vec<usize> = (0..self.known.len()).collect();
-        let (initialisation, local, evidence, task) =
-            self.analyse(&ids, support, &self.params.local)?;
+        let (initialisation, local, evidence, task) = self.analyse(
+            &ids,
+            support,
+            &self.params.local,
+            unlabelled.as_ref().map(|u| u.view()),
+        )?;
         let mut detector = Detector {
             known: Arc::clone(&self.known),
             heads: self.heads.clone(),
@@ -160,7 +165,12 @@ impl Detector {
             y: &self.support_y,
         };
         let ids: Vec<usize> = (0..self.known.len()).collect();
-        let (init, local, evidence, task) = model.analyse(&ids, support, &self.local_settings)?;
+        let (init, local, evidence, task) = model.analyse(
+            &ids,
+            support,
+            &self.local_settings,
+            self.unlabelled.as_ref().map(|u| u.view()),
+        )?;
         self.initialisation = init;
         self.local = local;
         self.evidence = evidence;

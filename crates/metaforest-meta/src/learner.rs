@@ -808,7 +808,8 @@ impl MetaModel {
         };
         let ids = self.known_except(s.target);
         let ux = select(&d.x, &s.unlabelled);
-        let (_, local, evidence, task) = self.analyse(&ids, support, &self.local_settings(s))?;
+        let (_, local, evidence, task) =
+            self.analyse(&ids, support, &self.local_settings(s), None)?;
         let mut forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
         forests.push(&local);
         let q = query_evidence(&forests, &evidence, &task, qx.view());
@@ -891,13 +892,15 @@ impl MetaModel {
         })
     }
 
-    /// Initialise, grow the local forest, and describe all forests on the support.
+    /// Initialise, grow the local forest (self-trained on `unlabelled` flows when given, see [`self_train`]), and
+    /// describe all forests on the support.
     #[allow(clippy::type_complexity)]
     pub(crate) fn analyse(
         &self,
         ids: &[usize],
         support: Support,
         settings: &LocalForestSettings,
+        unlabelled: Option<ArrayView2<f64>>,
     ) -> Result<(
         Initialisation,
         Forest,
@@ -906,7 +909,10 @@ impl MetaModel {
     )> {
         let init = self.initialise(ids, support, settings)?;
         let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
-        let local = grow_local(&init, settings, support, &known_forests)?;
+        let mut local = grow_local(&init, settings, support, &known_forests)?;
+        if let Some(u) = unlabelled.filter(|u| u.nrows() > 0) {
+            local = self_train(&local, settings, support, u)?;
+        }
         let (evidence, stats) = self.evidence(ids, &local, support);
         let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         Ok((init, local, evidence, task))

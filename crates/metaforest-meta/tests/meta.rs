@@ -246,3 +246,65 @@ fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them
     );
     assert!(det.threshold > 0.0 && det.threshold < 1.0);
 }
+
+#[test]
+fn self_training_adds_the_confident_unlabelled_flows_at_their_own_balance() {
+    use metaforest_meta::init::{self_train, LocalForestSettings};
+    let t = table();
+    let (_, held) = split(&t);
+    let (sx, sy) = support(&t, &held, 5);
+    let s = Support {
+        x: sx.view(),
+        y: &sy,
+    };
+    let settings = LocalForestSettings {
+        n_trees: 20,
+        seed: 3,
+    };
+    let local = {
+        use linfa::ParamGuard;
+        metaforest_forest::ForestParams::new()
+            .n_trees(20)
+            .n_classes(Some(2))
+            .seed(3)
+            .check()
+            .unwrap()
+            .fit(sx.view(), &sy)
+            .unwrap()
+    };
+    // Fifty copies of the benign support flows: the support-grown forest is sure of most of them (they were in its
+    // training set). Those it is sure of join with its labels, and the support's ten rows weigh as much as they do.
+    let benign_rows: Vec<usize> = (0..5).cycle().take(50).collect();
+    let unlabelled = sx.select(Axis(0), &benign_rows);
+    let p = attack_probs(&local, unlabelled.view());
+    let margin = metaforest_meta::init::PSEUDO_LABEL_MARGIN;
+    let as_benign = p.iter().filter(|&&p| p <= margin).count() as f64;
+    let as_attack = p.iter().filter(|&&p| p > 1.0 - margin).count() as f64;
+    assert!(as_benign >= 30.0 && as_attack == 0.0, "{p:?}");
+    let grown = self_train(&local, &settings, s, unlabelled.view()).unwrap();
+    let support_weight = 5.0 * (as_benign / 10.0).max(1.0);
+    let expected = (support_weight + as_benign) / (2.0 * support_weight + as_benign);
+    let prior = grown.train_class_prior();
+    assert!(prior[0] > 0.6, "{prior:?}");
+    assert!(
+        (prior[0] - expected).abs() < 1e-9,
+        "{prior:?} vs {expected}"
+    );
+    // With nothing confident to add, the local forest stays as it was.
+    let none = self_train(&local, &settings, s, sx.slice(ndarray::s![0..0, ..])).unwrap();
+    assert_eq!(none.train_class_prior(), local.train_class_prior());
+
+    // A detector given unlabelled flows uses such a self-trained local forest; without them, the support-grown one.
+    let (known, _) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    let flows = t.features().select(Axis(0), &held[200..900]);
+    let with = model
+        .adapt_with_unlabelled(sx.view(), &sy, flows.view())
+        .unwrap();
+    let without = model.adapt(sx.view(), &sy).unwrap();
+    assert_eq!(without.local_forest().train_class_prior(), &[0.5, 0.5]);
+    assert_ne!(
+        with.local_forest().train_class_prior(),
+        without.local_forest().train_class_prior()
+    );
+}
