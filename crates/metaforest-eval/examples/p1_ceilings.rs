@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ndarray::{concatenate, Axis};
+use ndarray::Axis;
 
 use metaforest_eval::baselines::em_prior;
 use metaforest_eval::learner::{attack_proba, threshold, ForestSpec};
@@ -20,7 +20,8 @@ use metaforest_eval::meta_method::MetaMethod;
 use metaforest_eval::method::{Draw, Fold, Method, Scored};
 use metaforest_eval::metrics::{macro_f1, roc_auc};
 use metaforest_eval::protocol::{p1_specs, run_protocol, BenchConfig, PortsMode};
-use metaforest_meta::MetaParams;
+use metaforest_meta::init::{self_train, LocalForestSettings};
+use metaforest_meta::{MetaParams, Support};
 
 /// Scores per (held-out domain, K, row name): one value per draw.
 type Table = BTreeMap<(String, usize, String), Vec<f64>>;
@@ -45,29 +46,23 @@ fn at_share(
     macro_f1(&fold.y_test, &threshold(scores, u[i]))
 }
 
-/// Self-training: the support plus the unlabelled flows the local forest scores at most 0.2 (benign) or above 0.8
-/// (attack), the support weighted to as much as the pseudo-labelled flows together.
+/// B0's forest self-trained on (at most) 1000 of the unlabelled flows, as META+U self-trains its local forest.
 fn self_trained(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Vec<f64>> {
     let n = fold.x_unlabelled.nrows().min(1000);
     let rows: Vec<usize> = (0..n).map(|i| i * fold.x_unlabelled.nrows() / n).collect();
-    let xu = fold.x_unlabelled.select(Axis(0), &rows);
-    let pu = attack_proba(&draw.local, xu.view())?;
-    let pick: Vec<usize> = (0..n).filter(|&i| pu[i] <= 0.2 || pu[i] > 0.8).collect();
-    let x = concatenate(
-        Axis(0),
-        &[draw.x_support.view(), xu.select(Axis(0), &pick).view()],
-    )
-    .expect("same feature width");
-    let mut y = draw.y_support.clone();
-    y.extend(pick.iter().map(|&i| u32::from(pu[i] > 0.8)));
-    let ws = (pick.len() as f64 / draw.y_support.len() as f64).max(1.0);
-    let mut w = vec![ws; draw.y_support.len()];
-    w.extend(std::iter::repeat_n(1.0, pick.len()));
-    let forest = ForestSpec::default_with_trees(fold.config.trees_local).fit(
-        x.view(),
-        &y,
-        Some(&w),
-        draw.seed ^ 0x57,
+    let settings = LocalForestSettings {
+        n_trees: fold.config.trees_local,
+        seed: draw.seed,
+    };
+    let support = Support {
+        x: draw.x_support.view(),
+        y: &draw.y_support,
+    };
+    let forest = self_train(
+        &draw.local,
+        &settings,
+        support,
+        fold.x_unlabelled.select(Axis(0), &rows).view(),
     )?;
     attack_proba(&forest, fold.x_test.view())
 }

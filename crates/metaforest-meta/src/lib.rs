@@ -4,8 +4,9 @@
 //! known domains, a small dfdx network learns to turn what those forests say about a new domain's few labelled flows
 //! into (a) per-flow weights over the known forests and a new local forest, (b) the local forest's initialisation:
 //! hyperparameters, a per-feature sampling prior, and transplanted trees, and (c) a threshold rule that reads the new
-//! domain's unlabelled traffic (which, when given, also self-trains the local forest). Every learned part is checked on known domains held out of its training and
-//! switched off when it does not transfer (see [`learner::TrainReport`]).
+//! domain's unlabelled traffic (which, when given, also self-trains the local forest). Every learned part is checked
+//! on known domains held out of its training and switched off when it does not transfer (see
+//! [`learner::TrainReport`]).
 //!
 //! ```no_run
 //! use metaforest_meta::{DomainData, MetaModel, MetaParams};
