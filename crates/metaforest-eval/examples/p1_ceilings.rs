@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use ndarray::Axis;
 
-use metaforest_eval::baselines::em_prior;
+use metaforest_eval::baselines::{em_prior, support_halves};
 use metaforest_eval::learner::{attack_proba, threshold, ForestSpec};
 use metaforest_eval::meta_method::MetaMethod;
 use metaforest_eval::method::{Draw, Fold, Method, Scored};
@@ -76,14 +76,7 @@ fn adjusted_counts(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Option<(
     if k < 2 {
         return Ok(None);
     }
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 0..2 * k {
-        if (i % k) & 1 == 0 {
-            a.push(i);
-        } else {
-            b.push(i);
-        }
-    }
+    let (a, b) = support_halves(k);
     let spec = ForestSpec::default_with_trees(fold.config.trees_local);
     // Per class: (sum of held-out scores, flagged count, count); over unlabelled: (mean score, flag share), per half.
     let mut class = [(0.0, 0.0, 0.0); 2];

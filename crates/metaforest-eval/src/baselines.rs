@@ -230,20 +230,18 @@ impl Method for B4 {
     }
 }
 
+/// Two halves of a draw's support (`k` benign rows then `k` attack rows) for cross-fitting: each takes alternate
+/// rows of each class, so each half holds both classes when `k` ≥ 2.
+pub fn support_halves(k: usize) -> (Vec<usize>, Vec<usize>) {
+    (0..2 * k).partition(|&i| (i % k) & 1 == 0)
+}
+
 fn cross_fitted_local_loss(fold: &Fold, draw: &Draw) -> Result<f64> {
     let k = draw.k;
     if k < 2 {
         return Ok(std::f64::consts::LN_2);
     }
-    // The support is k benign rows then k attack rows; halves take alternate rows of each class.
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for i in 0..2 * k {
-        if (i % k) & 1 == 0 {
-            a.push(i);
-        } else {
-            b.push(i);
-        }
-    }
+    let (a, b) = support_halves(k);
     let spec = ForestSpec::default_with_trees(fold.config.trees_local);
     let mut total = 0.0;
     for (h, (train, test)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
