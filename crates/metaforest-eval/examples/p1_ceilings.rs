@@ -5,9 +5,9 @@
 //! the held-out domain: the best threshold on the test set itself, and the quantile of the unlabelled flows' scores
 //! at the *true* attack share. Beside them, label-free ways to pick that quantile (EM prior, classify-and-count) and a
 //! self-trained local forest (pseudo-labels from the unlabelled flows). Prints four-domain means per K and per-domain
-//! rows; writes nothing.
+//! rows; writes nothing unless `DUMP_DIR` names a folder for the per-draw scores (see [`dump`]).
 //!
-//! `cargo run --release -p metaforest-eval --example p1_ceilings -- [DRAWS] [K,K,...]`
+//! `[NO_META=1] [DUMP_DIR=/tmp/dir] cargo run --release -p metaforest-eval --example p1_ceilings -- [DRAWS] [K,K,...]`
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,7 @@ use metaforest_meta::{MetaParams, Support};
 type Table = BTreeMap<(String, usize, String), Vec<f64>>;
 
 struct Ceilings {
-    meta: Box<dyn Method>,
+    meta: MetaMethod,
     /// `NO_META=1` leaves META out (its rows then repeat B0's), for a fast look at B0 alone.
     with_meta: bool,
     table: Arc<Mutex<Table>>,
@@ -107,6 +107,35 @@ fn adjusted_counts(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Option<(
     Ok(unmix(u_mean, benign.0, attack.0).zip(unmix(u_flag, benign.1, attack.1)))
 }
 
+/// `DUMP_DIR=DIR` writes one JSON file per draw (labels and the B0 / META scores on the test and unlabelled flows)
+/// for offline study of threshold rules. The files hold data-derived scores: keep them outside the repository.
+fn dump(
+    dir: &std::path::Path,
+    fold: &Fold,
+    draw: &Draw,
+    scores: [&[f64]; 4],
+) -> metaforest_eval::Result<()> {
+    let labels = fold.labels();
+    let y_unlabelled: Vec<u32> = fold
+        .unlabelled
+        .iter()
+        .map(|&r| u32::from(labels[r] != 0))
+        .collect();
+    let value = serde_json::json!({
+        "domain": fold.held_out, "k": draw.k, "draw": draw.index,
+        "y_test": fold.y_test, "y_unlabelled": y_unlabelled,
+        "b0_test": scores[0], "b0_unlabelled": scores[1],
+        "meta_test": scores[2], "meta_unlabelled": scores[3],
+    });
+    let path = dir.join(format!(
+        "{}_k{}_d{}.json",
+        fold.held_out, draw.k, draw.index
+    ));
+    std::fs::write(&path, value.to_string())
+        .map_err(|source| metaforest_eval::EvalError::Io { path, source })?;
+    Ok(())
+}
+
 impl Method for Ceilings {
     fn name(&self) -> &str {
         "CEILINGS"
@@ -129,13 +158,28 @@ impl Method for Ceilings {
         Ok(())
     }
     fn score(&self, fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Scored> {
-        let meta = if self.with_meta {
-            self.meta.score(fold, draw)?
+        // META's detector scores both the test flows and the unlabelled ones.
+        let (meta, meta_unlabelled) = if self.with_meta {
+            let detector = self.meta.detector(fold, draw)?;
+            let proba = detector.predict_proba(fold.x_test.view());
+            let pred = proba
+                .iter()
+                .map(|&p| u8::from(p >= detector.threshold))
+                .collect();
+            (
+                Scored { proba, pred },
+                detector.predict_proba(fold.x_unlabelled.view()),
+            )
         } else {
-            Scored {
-                proba: draw.local_test_proba.clone(),
-                pred: threshold(&draw.local_test_proba, 0.5),
-            }
+            let local = attack_proba(&draw.local, fold.x_unlabelled.view())?;
+            let pred = threshold(&draw.local_test_proba, 0.5);
+            (
+                Scored {
+                    proba: draw.local_test_proba.clone(),
+                    pred,
+                },
+                local,
+            )
         };
         let true_share = fold
             .unlabelled
@@ -144,12 +188,6 @@ impl Method for Ceilings {
             .count() as f64
             / fold.unlabelled.len().max(1) as f64;
         let mut rows: Vec<(String, f64)> = Vec::new();
-        // META's scores on the unlabelled flows: the detector is rebuilt for them (same support, same seed).
-        let meta_unlabelled = if self.with_meta {
-            self.meta_scores(fold, draw, fold.x_unlabelled.clone())?
-        } else {
-            attack_proba(&draw.local, fold.x_unlabelled.view())?
-        };
         let local_unlabelled = attack_proba(&draw.local, fold.x_unlabelled.view())?;
         let counts = adjusted_counts(fold, draw)?;
         for (name, test, unl) in [
@@ -189,6 +227,19 @@ impl Method for Ceilings {
                 ));
             }
         }
+        if let Some(dir) = std::env::var_os("DUMP_DIR") {
+            dump(
+                std::path::Path::new(&dir),
+                fold,
+                draw,
+                [
+                    &draw.local_test_proba,
+                    &local_unlabelled,
+                    &meta.proba,
+                    &meta_unlabelled,
+                ],
+            )?;
+        }
         let st = self_trained(fold, draw)?;
         rows.push((
             "B0 self-trained at 1/2".into(),
@@ -201,36 +252,6 @@ impl Method for Ceilings {
                 .push(v);
         }
         Ok(meta)
-    }
-}
-
-impl Ceilings {
-    /// META's attack probabilities on `x`: META scores a fold's test rows, so it is handed a fold whose test rows are
-    /// `x` (it adapts on the draw's support again; adaptation is deterministic).
-    fn meta_scores(
-        &self,
-        fold: &Fold,
-        draw: &Draw,
-        x: ndarray::Array2<f64>,
-    ) -> metaforest_eval::Result<Vec<f64>> {
-        let view = Fold {
-            protocol: fold.protocol.clone(),
-            variant: fold.variant.clone(),
-            held_out: fold.held_out.clone(),
-            table: fold.table.clone(),
-            known: fold.known.clone(),
-            known_forests: fold.known_forests.clone(),
-            known_test_proba: Vec::new(),
-            pool: Vec::new(),
-            test: Vec::new(),
-            x_test: x,
-            y_test: Vec::new(),
-            unlabelled: Vec::new(),
-            x_unlabelled: fold.x_unlabelled.clone(),
-            seed: fold.seed,
-            config: fold.config.clone(),
-        };
-        Ok(self.meta.score(&view, draw)?.proba)
     }
 }
 
@@ -248,7 +269,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = Arc::new(cfg);
     let table = Arc::new(Mutex::new(Table::new()));
     let mut methods: Vec<Box<dyn Method>> = vec![Box::new(Ceilings {
-        meta: MetaMethod::single("META", MetaParams::default()),
+        meta: MetaMethod::new("META", MetaParams::default()),
         with_meta: std::env::var_os("NO_META").is_none(),
         table: Arc::clone(&table),
     })];

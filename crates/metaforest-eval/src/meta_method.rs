@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use metaforest_meta::descriptor::ForestFacts;
-use metaforest_meta::{DomainData, Heads, MetaModel, MetaParams, TaskLearner};
+use metaforest_meta::{Detector, DomainData, Heads, MetaModel, MetaParams, TaskLearner};
 
 use crate::error::{EvalError, Result};
 use crate::method::{Draw, Fold, Method, Scored};
@@ -82,13 +82,35 @@ impl MetaMethod {
 
     /// One named variant with its own meta-model (the ablation rows: different [`metaforest_meta::Heads`]).
     pub fn single(name: &str, params: MetaParams) -> Box<dyn Method> {
-        Box::new(MetaMethod {
+        Box::new(MetaMethod::new(name, params))
+    }
+
+    /// [`MetaMethod::single`] as the concrete type, for callers that want the [`Detector`] itself.
+    pub fn new(name: &str, params: MetaParams) -> MetaMethod {
+        MetaMethod {
             name: name.to_string(),
             unlabelled: false,
             params,
             shared: Arc::new(SharedMetaModel::default()),
             model: None,
-        })
+        }
+    }
+
+    /// The detector this method adapts on `draw`'s support (and, for `META+U`, the fold's unlabelled flows);
+    /// [`Method::score`] applies it to the fold's test flows.
+    pub fn detector(&self, fold: &Fold, draw: &Draw) -> Result<Detector> {
+        let model = self.model.as_ref().ok_or_else(|| {
+            EvalError::Config(format!("{}: adapt called before prepare", self.name))
+        })?;
+        Ok(if self.unlabelled {
+            model.adapt_with_unlabelled(
+                draw.x_support.view(),
+                &draw.y_support,
+                fold.x_unlabelled.view(),
+            )
+        } else {
+            model.adapt(draw.x_support.view(), &draw.y_support)
+        }?)
     }
 }
 
@@ -119,18 +141,7 @@ impl Method for MetaMethod {
         Ok(())
     }
     fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored> {
-        let model = self.model.as_ref().ok_or_else(|| {
-            EvalError::Config(format!("{}: score called before prepare", self.name))
-        })?;
-        let detector = if self.unlabelled {
-            model.adapt_with_unlabelled(
-                draw.x_support.view(),
-                &draw.y_support,
-                fold.x_unlabelled.view(),
-            )
-        } else {
-            model.adapt(draw.x_support.view(), &draw.y_support)
-        }?;
+        let detector = self.detector(fold, draw)?;
         let proba = detector.predict_proba(fold.x_test.view());
         let pred = proba
             .iter()
