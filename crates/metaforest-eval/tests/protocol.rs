@@ -195,3 +195,63 @@ fn extra_methods_plug_in_and_domains_filter() {
         assert_eq!(r.metrics.false_alarm_rate, 0.0);
     }
 }
+
+/// META through the harness: `MetaMethod::detector` is the detector `score` applies (same probabilities, same
+/// predictions at the detector's threshold); asking a method that was never prepared is an error, not a panic.
+struct MetaChecked {
+    prepared: metaforest_eval::meta_method::MetaMethod,
+    unprepared: metaforest_eval::meta_method::MetaMethod,
+}
+
+impl metaforest_eval::Method for MetaChecked {
+    fn name(&self) -> &str {
+        "META-CHECKED"
+    }
+    fn prepare(&mut self, fold: &metaforest_eval::Fold) -> metaforest_eval::Result<()> {
+        self.prepared.prepare(fold)
+    }
+    fn score(
+        &self,
+        fold: &metaforest_eval::Fold,
+        draw: &metaforest_eval::Draw,
+    ) -> metaforest_eval::Result<metaforest_eval::Scored> {
+        let scored = self.prepared.score(fold, draw)?;
+        let detector = self.prepared.detector(fold, draw)?;
+        assert_eq!(scored.proba, detector.predict_proba(fold.x_test.view()));
+        assert_eq!(scored.pred, detector.predict(fold.x_test.view()));
+        let err = self
+            .unprepared
+            .detector(fold, draw)
+            .expect_err("unprepared");
+        assert!(err.to_string().contains("before prepare"), "{err}");
+        Ok(scored)
+    }
+}
+
+#[test]
+fn meta_method_scores_with_the_detector_it_adapts() {
+    use metaforest_eval::meta_method::MetaMethod;
+    use metaforest_meta::MetaParams;
+    let params = MetaParams::default()
+        .n_episodes(24)
+        .ks(vec![2, 5])
+        .query_size(48)
+        .task_learner_trees(8)
+        .local_trees(8)
+        .max_epochs(2);
+    let mut req = synthetic_request(11, 2);
+    req.config.domains = Some(vec!["NET-1".into()]);
+    req.config.ks = vec![5];
+    let method = MetaChecked {
+        prepared: MetaMethod::new("META", params.clone()),
+        unprepared: MetaMethod::new("META", params),
+    };
+    let out = metaforest_eval::bench::run_bench_with(&req, vec![Box::new(method)]).unwrap();
+    let scored: Vec<_> = out
+        .records
+        .iter()
+        .filter(|r| r.method == "META-CHECKED")
+        .collect();
+    assert_eq!(scored.len(), 3, "one record per draw");
+    assert!(scored.iter().all(|r| r.metrics.roc_auc.is_finite()));
+}
