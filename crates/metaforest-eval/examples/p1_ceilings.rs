@@ -158,6 +158,7 @@ impl Method for Ceilings {
         Ok(())
     }
     fn score(&self, fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Scored> {
+        let local_unlabelled = attack_proba(&draw.local, fold.x_unlabelled.view())?;
         // META's detector scores both the test flows and the unlabelled ones.
         let (meta, meta_unlabelled) = if self.with_meta {
             let detector = self.meta.detector(fold, draw)?;
@@ -171,14 +172,13 @@ impl Method for Ceilings {
                 detector.predict_proba(fold.x_unlabelled.view()),
             )
         } else {
-            let local = attack_proba(&draw.local, fold.x_unlabelled.view())?;
             let pred = threshold(&draw.local_test_proba, 0.5);
             (
                 Scored {
                     proba: draw.local_test_proba.clone(),
                     pred,
                 },
-                local,
+                local_unlabelled.clone(),
             )
         };
         let true_share = fold
@@ -188,7 +188,6 @@ impl Method for Ceilings {
             .count() as f64
             / fold.unlabelled.len().max(1) as f64;
         let mut rows: Vec<(String, f64)> = Vec::new();
-        let local_unlabelled = attack_proba(&draw.local, fold.x_unlabelled.view())?;
         let counts = adjusted_counts(fold, draw)?;
         for (name, test, unl) in [
             ("B0", &draw.local_test_proba, &local_unlabelled),
