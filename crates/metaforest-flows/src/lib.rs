@@ -13,6 +13,7 @@ pub mod datasets;
 pub mod domains;
 pub mod episode;
 mod error;
+mod gzip;
 mod reader;
 pub mod rng;
 mod schema;

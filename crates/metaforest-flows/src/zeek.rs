@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{FlowsError, Result};
+use crate::gzip::starts_with_gzip;
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
 
 /// The two encodings Zeek writes.
@@ -197,8 +198,7 @@ pub fn wrap_maybe_gzip<R: Read + Send + 'static>(
     path: &Path,
 ) -> Result<Box<dyn BufRead + Send>> {
     let mut buffered = BufReader::with_capacity(1 << 16, reader);
-    let head = buffered.fill_buf().map_err(io_error(path))?;
-    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+    if starts_with_gzip(&mut buffered).map_err(io_error(path))? {
         Ok(Box::new(BufReader::new(
             flate2::bufread::MultiGzDecoder::new(buffered),
         )))
