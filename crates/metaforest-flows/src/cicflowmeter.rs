@@ -17,9 +17,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{FlowsError, Result};
+use crate::row_reader::{MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
-use crate::row_reader::{MappedRow, RowReader};
 use crate::zeek::{open_maybe_gzip, TableBuilder};
 
 /// Canonical (CSE-CIC-IDS2018 / CICFlowMeter-V3) header names and their other spellings. Matching ignores

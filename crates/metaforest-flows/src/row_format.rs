@@ -33,11 +33,7 @@ impl RowFormat {
     }
 
     /// Opens `path` (plain or gzip) and reads its header.
-    pub fn open(
-        &self,
-        path: &Path,
-        target: &[ColumnSpec],
-    ) -> Result<Box<dyn RowReader + Send>> {
+    pub fn open(&self, path: &Path, target: &[ColumnSpec]) -> Result<Box<dyn RowReader + Send>> {
         self.reader(open_maybe_gzip(path)?, path, target)
     }
 
@@ -54,7 +50,9 @@ impl RowFormat {
             RowFormat::CicFlowMeter => Dialect::CicFlowMeter,
             RowFormat::Schema(schema) => Dialect::Schema(schema.clone()),
         };
-        Ok(Box::new(CsvRowReader::new(input, origin, &dialect, target)?))
+        Ok(Box::new(CsvRowReader::new(
+            input, origin, &dialect, target,
+        )?))
     }
 }
 

@@ -250,7 +250,11 @@ impl Container {
     }
 
     /// Writes `value` to `path` atomically (see [`write_atomic`]).
-    pub fn save<T: Serialize + ?Sized>(&self, path: &Path, value: &T) -> Result<(), ContainerError> {
+    pub fn save<T: Serialize + ?Sized>(
+        &self,
+        path: &Path,
+        value: &T,
+    ) -> Result<(), ContainerError> {
         let bytes = self.encode(value)?;
         Ok(write_atomic(path, &bytes)?)
     }
@@ -316,22 +320,52 @@ mod tests {
     #[test]
     fn each_defect_is_named() {
         let good = framed();
-        assert!(matches!(read(&good[..3]), Err(ContainerError::Truncated { found: 3, .. })));
-        assert!(matches!(read(b"NOTOURS!........................"), Err(ContainerError::BadMagic { .. })));
-        assert!(matches!(read(&good[..HEADER_LEN - 1]), Err(ContainerError::Truncated { .. })));
-        assert!(matches!(read(&good[..good.len() - 1]), Err(ContainerError::Truncated { .. })));
+        assert!(matches!(
+            read(&good[..3]),
+            Err(ContainerError::Truncated { found: 3, .. })
+        ));
+        assert!(matches!(
+            read(b"NOTOURS!........................"),
+            Err(ContainerError::BadMagic { .. })
+        ));
+        assert!(matches!(
+            read(&good[..HEADER_LEN - 1]),
+            Err(ContainerError::Truncated { .. })
+        ));
+        assert!(matches!(
+            read(&good[..good.len() - 1]),
+            Err(ContainerError::Truncated { .. })
+        ));
         let mut long = good.clone();
         long.push(0);
-        assert!(matches!(read(&long), Err(ContainerError::TrailingBytes { count: 1 })));
+        assert!(matches!(
+            read(&long),
+            Err(ContainerError::TrailingBytes { count: 1 })
+        ));
         let mut flipped = good.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert!(matches!(read(&flipped), Err(ContainerError::Checksum { .. })));
+        assert!(matches!(
+            read(&flipped),
+            Err(ContainerError::Checksum { .. })
+        ));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&3u32.to_le_bytes());
-        assert!(matches!(read(&newer), Err(ContainerError::NewerVersion { found: 3, newest: 2 })));
+        assert!(matches!(
+            read(&newer),
+            Err(ContainerError::NewerVersion {
+                found: 3,
+                newest: 2
+            })
+        ));
         let mut older = good.clone();
         older[8..12].copy_from_slice(&1u32.to_le_bytes());
-        assert!(matches!(read(&older), Err(ContainerError::OlderVersion { found: 1, oldest: 2 })));
+        assert!(matches!(
+            read(&older),
+            Err(ContainerError::OlderVersion {
+                found: 1,
+                oldest: 2
+            })
+        ));
         let old_ok: (u64, String) = TEST.oldest_version(1).decode(&mut &older[..]).unwrap();
         assert_eq!(old_ok.0, 7);
     }
@@ -340,7 +374,10 @@ mod tests {
     fn a_forged_length_is_refused_before_reading() {
         let mut forged = framed();
         forged[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(matches!(read(&forged), Err(ContainerError::TooLarge { .. })));
+        assert!(matches!(
+            read(&forged),
+            Err(ContainerError::TooLarge { .. })
+        ));
         let small = TEST.max_payload(4);
         assert!(matches!(
             small.decode::<(u64, String)>(&mut &framed()[..]),

@@ -66,9 +66,7 @@ impl Forest {
     }
 
     fn read_from(r: &mut impl Read, origin: &Path) -> Result<Forest> {
-        let forest: Forest = FOREST_FILE
-            .decode(r)
-            .map_err(|e| forest_error(origin, e))?;
+        let forest: Forest = FOREST_FILE.decode(r).map_err(|e| forest_error(origin, e))?;
         forest.validate().map_err(|message| ForestError::Decode {
             path: origin.to_path_buf(),
             message,
