@@ -17,9 +17,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{FlowsError, Result};
+use crate::row_reader::{MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
-use crate::zeek::{open_maybe_gzip, MappedRow, TableBuilder};
+use crate::zeek::{open_maybe_gzip, TableBuilder};
 
 /// Canonical (CSE-CIC-IDS2018 / CICFlowMeter-V3) header names and their other spellings. Matching ignores
 /// case, spaces, `_`, `/` and other punctuation, so `tot_fwd_pkts` already equals `Tot Fwd Pkts`; the
@@ -191,6 +192,16 @@ pub struct CsvRowReader<R: Read> {
     class_at: Option<usize>,
     record: csv::ByteRecord,
     last_line: u64,
+}
+
+impl<R: Read> RowReader for CsvRowReader<R> {
+    fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow>> {
+        CsvRowReader::next_row(self, out)
+    }
+
+    fn mapping(&self) -> Vec<(String, String)> {
+        CsvRowReader::mapping(self)
+    }
 }
 
 impl<R: Read> CsvRowReader<R> {

@@ -4,6 +4,8 @@
 //!   dictionary codes; binary label; attack class; domain).
 //! - [`read_csv`] + [`Schema`]: one streaming, schema-driven CSV reader (gzip detected by magic bytes);
 //!   built-in schemas live in `data/schemas/` and are embedded.
+//! - [`RowReader`]: flows one at a time, mapped onto a model's feature space, from a schema CSV, a
+//!   CICFlowMeter CSV or a Zeek `conn.log`; [`RowFormat::from_name`] picks the reader.
 //! - [`datasets`]: loaders for the public data sets in `../shared/data` (NF-v2, NSL-KDD, UNSW-NB15).
 //! - [`domains`]: domains (named row subsets) and tasks; [`episode`]: seeded stratified K-shot episodes
 //!   and splits; [`synthetic`]: a synthetic multi-network generator in the NF-v2 feature space.
@@ -13,8 +15,11 @@ pub mod datasets;
 pub mod domains;
 pub mod episode;
 mod error;
+mod gzip;
 mod reader;
 pub mod rng;
+mod row_format;
+mod row_reader;
 mod schema;
 pub mod synthetic;
 mod table;
@@ -28,6 +33,8 @@ pub use error::{FlowsError, Result};
 pub use reader::{
     read_csv, read_csv_from, read_header, NonFinitePolicy, ReadOptions, UNLABELLED_CLASS,
 };
+pub use row_format::RowFormat;
+pub use row_reader::{MappedRow, RowReader};
 pub use schema::{ColumnRole, DefaultKind, Encoders, Schema, BUILTIN_SCHEMAS};
 pub use synthetic::SyntheticConfig;
 pub use table::{

@@ -5,12 +5,13 @@
 //! the file name, and concatenated gzip members are read through.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{FlowsError, Result};
+use crate::gzip::starts_with_gzip;
 use crate::schema::{ColumnRole, Encoders, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE};
 
@@ -78,11 +79,10 @@ pub fn read_csv_from<R: Read>(
     options: &ReadOptions,
 ) -> Result<FlowTable> {
     let mut buffered = BufReader::with_capacity(1 << 20, reader);
-    let head = buffered.fill_buf().map_err(|source| FlowsError::Io {
+    let gzip = starts_with_gzip(&mut buffered).map_err(|source| FlowsError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
     let source: Box<dyn Read + '_> = if gzip {
         Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
     } else {
@@ -100,8 +100,7 @@ pub fn read_header(path: impl AsRef<Path>, delimiter: u8) -> Result<Vec<String>>
         source,
     };
     let mut buffered = BufReader::new(File::open(path).map_err(io)?);
-    let head = buffered.fill_buf().map_err(io)?;
-    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    let gzip = starts_with_gzip(&mut buffered).map_err(io)?;
     let source: Box<dyn Read> = if gzip {
         Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
     } else {

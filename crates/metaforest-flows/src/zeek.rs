@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{FlowsError, Result};
+use crate::gzip::starts_with_gzip;
+pub use crate::row_reader::MappedRow;
+use crate::row_reader::RowReader;
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
 
 /// The two encodings Zeek writes.
@@ -113,17 +116,6 @@ pub fn history_flags(history: &str, client: bool, server: bool) -> f64 {
     f64::from(bits)
 }
 
-/// One flow read and mapped onto the target space (the values are written into the caller's buffer).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MappedRow {
-    /// 1-based line number in the input.
-    pub line: u64,
-    /// 0 benign, 1 attack, `None` when the input carries no label.
-    pub label: Option<u8>,
-    /// Attack class name when the input carries one (`Benign` for benign rows).
-    pub class: Option<String>,
-}
-
 /// Where a target column's value comes from.
 #[derive(Debug, Clone)]
 enum Source {
@@ -197,13 +189,22 @@ pub fn wrap_maybe_gzip<R: Read + Send + 'static>(
     path: &Path,
 ) -> Result<Box<dyn BufRead + Send>> {
     let mut buffered = BufReader::with_capacity(1 << 16, reader);
-    let head = buffered.fill_buf().map_err(io_error(path))?;
-    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+    if starts_with_gzip(&mut buffered).map_err(io_error(path))? {
         Ok(Box::new(BufReader::new(
             flate2::bufread::MultiGzDecoder::new(buffered),
         )))
     } else {
         Ok(Box::new(buffered))
+    }
+}
+
+impl<R: BufRead> RowReader for ConnLogReader<R> {
+    fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow>> {
+        ConnLogReader::next_row(self, out)
+    }
+
+    fn mapping(&self) -> Vec<(String, String)> {
+        ConnLogReader::mapping(self)
     }
 }
 

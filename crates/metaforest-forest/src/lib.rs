@@ -20,6 +20,7 @@
 //! ```
 
 mod binning;
+pub mod container;
 mod error;
 mod forest;
 mod io;

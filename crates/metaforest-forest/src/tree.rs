@@ -1,6 +1,7 @@
 //! One tree: flat node arrays for prediction, and the histogram builder that grows it.
 
-use rand::{Rng, SeedableRng};
+use metaforest_flows::rng::rng_for;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -364,15 +365,6 @@ pub(crate) fn leaves_of_row(trees: &[Tree], row: &[f64], leaves: &mut [u32]) {
     }
 }
 
-/// Seed of tree `index` in a forest seeded with `seed` (mix, then splitmix64), independent of threads.
-pub(crate) fn tree_seed(seed: u64, index: u64) -> u64 {
-    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Everything a tree build reads; shared by all trees of a fit.
 pub(crate) struct TrainData<'a> {
     pub(crate) binned: &'a BinnedMatrix,
@@ -477,7 +469,7 @@ struct Builder<'a, 'd> {
 }
 
 pub(crate) fn build_tree(d: &TrainData<'_>, p: &ValidForestParams, tree_index: u64) -> Tree {
-    let mut rng = ChaCha8Rng::seed_from_u64(tree_seed(p.seed, tree_index));
+    let mut rng = rng_for(p.seed, tree_index);
     let n = d.binned.n_rows;
     let c = d.n_classes;
     // In-bag rows and their multiplicities.

@@ -5,9 +5,8 @@ use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use metaforest_flows::cicflowmeter::{CsvRowReader, Dialect};
-use metaforest_flows::zeek::{wrap_maybe_gzip, ConnLogReader, MappedRow};
-use metaforest_flows::{ColumnSpec, FlowsError, Schema};
+use metaforest_flows::zeek::{open_maybe_gzip, wrap_maybe_gzip};
+use metaforest_flows::{ColumnSpec, FlowsError, RowFormat, RowReader, Schema};
 use metaforest_forest::Forest;
 use metaforest_meta::io::{read_file, write_file};
 use metaforest_meta::rules::{extract_rules, heaviest_known, Rule, RuleParams};
@@ -139,63 +138,31 @@ pub struct InputArgs {
     pub schema: Option<PathBuf>,
 }
 
-/// A streaming source of flows mapped onto a feature space.
-pub enum RowSource {
-    Csv(Box<CsvRowReader<Box<dyn BufRead + Send>>>),
-    Zeek(Box<ConnLogReader<Box<dyn BufRead + Send>>>),
-}
-
-impl RowSource {
-    /// Opens `path` (`-` or `None`: standard input) in the given format.
-    pub fn open(
-        path: Option<&Path>,
-        input: &InputArgs,
-        space: &[ColumnSpec],
-    ) -> Result<Self, FlowsError> {
-        let (reader, origin): (Box<dyn BufRead + Send>, PathBuf) = match path {
-            None => (
-                wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
-                "<stdin>".into(),
-            ),
-            Some(p) if p == Path::new("-") => (
-                wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
-                "<stdin>".into(),
-            ),
-            Some(p) => (metaforest_flows::zeek::open_maybe_gzip(p)?, p.to_path_buf()),
-        };
-        let dialect = match (&input.schema, input.format) {
-            (Some(s), _) => Dialect::Schema(Schema::from_path(s)?),
-            (None, Format::Zeek) => {
-                return Ok(RowSource::Zeek(Box::new(ConnLogReader::new(
-                    reader, origin, space,
-                )?)))
-            }
-            (None, Format::Cicflowmeter) => Dialect::CicFlowMeter,
-            (None, Format::NfV2) => Dialect::Schema(Schema::builtin("nf-v2")?),
-            (None, Format::UnswNb15) => Dialect::Schema(Schema::builtin("unsw-nb15")?),
-            (None, Format::NslKdd) => Dialect::Schema(Schema::builtin("nsl-kdd")?),
-        };
-        Ok(RowSource::Csv(Box::new(CsvRowReader::new(
-            reader, origin, &dialect, space,
-        )?)))
-    }
-
-    /// Next row: `None` at the end, `Some(Err)` for a malformed record (or a fatal I/O error: see
-    /// [`is_fatal`]).
-    pub fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow, FlowsError>> {
-        match self {
-            RowSource::Csv(r) => r.next_row(out),
-            RowSource::Zeek(r) => r.next_row(out),
-        }
-    }
-
-    /// `(target feature, source)` pairs actually read.
-    pub fn mapping(&self) -> Vec<(String, String)> {
-        match self {
-            RowSource::Csv(r) => r.mapping(),
-            RowSource::Zeek(r) => r.mapping(),
-        }
-    }
+/// Opens `path` (`-` or `None`: standard input) in the given format, as a stream of flows mapped onto
+/// `space`.
+pub fn open_rows(
+    path: Option<&Path>,
+    input: &InputArgs,
+    space: &[ColumnSpec],
+) -> Result<Box<dyn RowReader + Send>, FlowsError> {
+    let (reader, origin): (Box<dyn BufRead + Send>, PathBuf) = match path {
+        Some(p) if p != Path::new("-") => (open_maybe_gzip(p)?, p.to_path_buf()),
+        _ => (
+            wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
+            "<stdin>".into(),
+        ),
+    };
+    let format = match &input.schema {
+        Some(s) => RowFormat::Schema(Schema::from_path(s)?),
+        None => RowFormat::from_name(
+            input
+                .format
+                .to_possible_value()
+                .expect("every format has a name")
+                .get_name(),
+        )?,
+    };
+    format.reader(reader, origin, space)
 }
 
 /// Errors after which the stream cannot continue.
@@ -209,7 +176,7 @@ pub fn read_labelled(
     input: &InputArgs,
     space: &[ColumnSpec],
 ) -> Result<(Array2<f64>, Vec<u32>), Box<dyn std::error::Error>> {
-    let mut src = RowSource::open(Some(path), input, space)?;
+    let mut src = open_rows(Some(path), input, space)?;
     let f = space.len();
     let mut row = vec![0.0; f];
     let mut flat = Vec::new();

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use metaforest_flows::zeek::MappedRow;
+use metaforest_flows::MappedRow;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::common::{calibrate_far, is_fatal, DetectorFile, InputArgs, RowSource};
+use super::common::{calibrate_far, is_fatal, open_rows, DetectorFile, InputArgs};
 use super::{CmdResult, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,7 +100,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     }
     let names = file.names();
     let nf = names.len();
-    let mut src = RowSource::open(args.input.as_deref(), &args.format, &file.space)?;
+    let mut src = open_rows(args.input.as_deref(), &args.format, &file.space)?;
     let mapped = src.mapping().len();
     if mapped < nf {
         eprintln!(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use metaforest_meta::rules::RuleParams;
 
-use super::common::{DetectorFile, InputArgs, RowSource};
+use super::common::{open_rows, DetectorFile, InputArgs};
 use super::{CmdResult, Context};
 
 /// `metaforest explain detector.mfd --row "v1,v2,…"` or `--input FILE --line N`
@@ -80,7 +80,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
     let row = match (&args.row, &args.input, args.line) {
         (Some(r), _, _) => parse_row(r, &names)?,
         (None, Some(path), Some(line)) => {
-            let mut src = RowSource::open(Some(path), &args.format, &file.space)?;
+            let mut src = open_rows(Some(path), &args.format, &file.space)?;
             let mut row = vec![0.0; names.len()];
             let mut found = None;
             while let Some(r) = src.next_row(&mut row) {
