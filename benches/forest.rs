@@ -1,5 +1,5 @@
 //! Micro benchmarks of the forest engine: fit on 20,000 × 40, batch predict_proba, one-flow latency.
-//! The side-by-side comparison with other libraries is `metaforest bench forest`.
+//! The side-by-side comparison with other libraries is `cargo run --release -p metaforest-compare`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use linfa::ParamGuard;
@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 
-/// Learnable, noisy binary target over 40 mixed features (same recipe as `metaforest bench forest`).
+/// Learnable, noisy binary target over 40 mixed features (same recipe as `metaforest-compare`).
 fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Vec<u32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x = Array2::<f64>::zeros((n, 40));

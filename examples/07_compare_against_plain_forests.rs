@@ -12,12 +12,13 @@
 //! `cargo run --release --example 07_compare_against_plain_forests [-- OUT_DIR]`
 //! (with `OUT_DIR`, also writes the full report there: Markdown, CSV, JSON and SVG plots.)
 
+use linfa::ParamGuard;
 use metaforest::eval::bench::{run_bench_with, BenchRequest, Protocol};
 use metaforest::eval::report::{
     markdown_metric_table, markdown_paired_table, svg_plot, write_atomic, write_reports, Grid,
     MEAN_DOMAIN,
 };
-use metaforest::eval::{BenchConfig, Draw, EvalError, Fold, Method, PortsMode, Scored};
+use metaforest::eval::{BenchParams, Draw, EvalError, Fold, Method, PortsMode, Scored};
 use metaforest::flows::{episode::stratified_split, Stratify};
 use metaforest::meta::{DomainData, MetaModel, MetaParams};
 
@@ -81,13 +82,12 @@ impl Method for Meta {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // ANCHOR: run
     // The CI smoke preset, shrunk further: 4 draws at K = 5 and 10, one held-out domain.
-    let config = BenchConfig {
-        draws: 4,
-        ks: vec![5, 10],
-        domains: Some(vec!["CSE-CIC".into(), "synthetic-net-2".into()]),
-        progress: false,
-        ..BenchConfig::quick()
-    };
+    let config = BenchParams::quick()
+        .draws(4)
+        .ks(vec![5, 10])
+        .domains(Some(vec!["CSE-CIC".into(), "synthetic-net-2".into()]))
+        .progress(false)
+        .check()?;
     let mut request = BenchRequest::new(vec![Protocol::P1], metaforest::flows::data_dir(), config);
     request.ports = PortsMode::With; // P1 also runs without the port columns by default
     let meta = Meta {

@@ -38,7 +38,7 @@ enum Command {
     /// Summarise the data sets found: rows, columns, label and class counts, domains
     /// (the synthetic default when none is found).
     Data(commands::data::DataArgs),
-    /// Benchmarks: protocols P1, P2, P3 (or all, or the synthetic SYN) and the forest engine (`forest`).
+    /// Benchmarks: protocols P1, P2, P3 (or all, or the synthetic SYN).
     Bench(commands::bench::BenchArgs),
     /// Meta-train on the known domains and adapt to a held-out one at a few K: META vs a plain forest.
     Demo(commands::demo::DemoArgs),

@@ -1,6 +1,6 @@
 //! Runs a bench without the CLI: `cargo run --release -p metaforest-eval --example eval_bench -- p1 [full] [threads]`.
 use metaforest_eval::bench::{run_bench, BenchRequest, Protocol};
-use metaforest_eval::protocol::BenchConfig;
+use metaforest_eval::BenchConfig;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -364,6 +364,9 @@ impl Method for B5 {
         }
         Ok(())
     }
+    fn fold_choice(&self) -> Option<String> {
+        Some(self.describe())
+    }
     fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored> {
         let default = ForestSpec::default_with_trees(fold.config.trees_local);
         let spec = self.chosen.get(&draw.k).unwrap_or(&default);

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use metaforest_flows::{datasets, domains::domains_by_dataset};
 
 use crate::baselines::all_baselines;
+use crate::config::BenchConfig;
 use crate::error::Result;
-use crate::method::{DomainRows, Method};
+use crate::method::Method;
 use crate::protocol::{
-    leave_one_out, p1_specs, p2, p3_spec, run_protocol, with_threads, BenchConfig, PortsMode,
-    RunOutput,
+    leave_one_out, p1_specs, p2_spec, p3_spec, protocol_seed, PortsMode, ProtocolSpec,
 };
-use crate::report::ReportInput;
+use crate::report::{standard_figure_markdown, ReportInput};
+use crate::runner::{run_protocol, with_threads, RunOutput};
+use crate::standard_figure::p2_standard_figure;
 
 /// A protocol of the bench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,28 +103,21 @@ pub fn synthetic_spec(
     cfg: &BenchConfig,
     n_domains: usize,
     rows_per_domain: usize,
-) -> Result<crate::protocol::ProtocolSpec> {
+) -> Result<ProtocolSpec> {
     let scfg = metaforest_flows::SyntheticConfig {
         n_networks: n_domains,
         rows_per_network: rows_per_domain,
-        seed: crate::protocol::protocol_seed(cfg.seed, "SYN"),
+        seed: protocol_seed(cfg.seed, "SYN"),
         ..Default::default()
     };
     let table = metaforest_flows::synthetic::generate(&scfg)?;
-    let domains: Vec<DomainRows> = domains_by_dataset(&table)
-        .into_iter()
-        .map(|d| DomainRows {
-            name: d.name,
-            rows: d.rows,
-        })
-        .collect();
+    let domains = domains_by_dataset(&table);
     Ok(leave_one_out("SYN", "", Arc::new(table), domains, cfg))
 }
 
 /// Runs the requested protocols with the baselines and `extra` methods (appended after ORACLE).
 /// A real protocol whose data is missing is replaced by the synthetic protocol (once), with a note.
 pub fn run_bench_with(req: &BenchRequest, extra: Vec<Box<dyn Method>>) -> Result<RunOutput> {
-    req.config.validate()?;
     let cfg = Arc::new(req.config.clone());
     let mut methods = all_baselines();
     methods.extend(extra);
@@ -152,8 +147,10 @@ pub fn run_bench_with(req: &BenchRequest, extra: Vec<Box<dyn Method>>) -> Result
                     }
                 }
                 Protocol::P2 => {
-                    let (spec, section) = p2(&req.data_dir, &cfg)?;
-                    out.sections.push(section);
+                    let nsl = datasets::load_nsl_kdd_all(&req.data_dir)?;
+                    let figure = p2_standard_figure(&nsl, &cfg)?;
+                    out.sections.push(standard_figure_markdown(&figure));
+                    let spec = p2_spec(&nsl, &cfg)?;
                     out.extend(run_protocol(&spec, &cfg, &mut methods)?);
                 }
                 Protocol::P3 => {
@@ -167,7 +164,8 @@ pub fn run_bench_with(req: &BenchRequest, extra: Vec<Box<dyn Method>>) -> Result
             }
         }
         for m in &methods {
-            if m.name() != "B5" {
+            // A method described per fold (B5's tuned choices) is in the fold notes already.
+            if m.fold_choice().is_none() {
                 out.notes.push(format!(
                     "{}: {}{}",
                     m.name(),

@@ -2,7 +2,7 @@
 //! the protocols P1–P3 (and SYN on the synthetic generator), and reports (Markdown, CSV, JSON, SVG).
 //!
 //! ```no_run
-//! use metaforest_eval::{bench::{run_bench, BenchRequest, Protocol}, protocol::BenchConfig};
+//! use metaforest_eval::{bench::{run_bench, BenchRequest, Protocol}, BenchConfig};
 //! let req = BenchRequest::new(vec![Protocol::P1], "../shared/data".into(), BenchConfig::quick());
 //! let out = run_bench(&req)?;
 //! metaforest_eval::report::write_reports("reports".as_ref(), &out.into_report_input(String::new(), None), None)?;
@@ -11,6 +11,7 @@
 
 pub mod baselines;
 pub mod bench;
+pub mod config;
 pub mod error;
 pub mod learner;
 pub mod meta_method;
@@ -18,12 +19,16 @@ pub mod method;
 pub mod metrics;
 pub mod protocol;
 pub mod report;
+pub mod runner;
 pub mod sampling;
+pub mod standard_figure;
 pub mod stats;
 
+pub use config::{BenchConfig, BenchParams};
 pub use error::{EvalError, Result};
-pub use method::{DomainRows, Draw, Fold, Method, Scored};
+pub use method::{Draw, Fold, Method, Scored};
 pub use metrics::{evaluate, Metrics};
-pub use protocol::{BenchConfig, PortsMode};
+pub use protocol::{PortsMode, ProtocolSpec};
 pub use report::{Record, ReportInput};
+pub use runner::{run_protocol, RunOutput};
 pub use stats::Summary;

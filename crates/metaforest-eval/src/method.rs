@@ -5,18 +5,11 @@ use std::sync::Arc;
 
 use ndarray::Array2;
 
-use metaforest_flows::FlowTable;
+use metaforest_flows::{Domain, FlowTable};
 use metaforest_forest::Forest;
 
+use crate::config::BenchConfig;
 use crate::error::Result;
-use crate::protocol::BenchConfig;
-
-/// A named set of rows of the fold's table (a known domain: data set, family or task).
-#[derive(Debug, Clone)]
-pub struct DomainRows {
-    pub name: String,
-    pub rows: Vec<usize>,
-}
 
 /// One held-out domain of a protocol run. Built once; every method and every draw of the fold shares it.
 ///
@@ -31,8 +24,8 @@ pub struct Fold {
     pub held_out: String,
     /// All rows of the protocol (known domains and the held-out one).
     pub table: Arc<FlowTable>,
-    /// The known domains (never the held-out one).
-    pub known: Vec<DomainRows>,
+    /// The known domains (never the held-out one): names and row indices into `table`.
+    pub known: Vec<Domain>,
     /// One forest per known domain (same order as `known`), trained once per protocol run.
     pub known_forests: Vec<Arc<Forest>>,
     /// Attack probabilities of each known forest on the test rows (same order as `known`).
@@ -98,6 +91,11 @@ pub trait Method: Send + Sync {
     }
     /// Called once per fold before any draw; sees the known domains (and may cache anything per fold).
     fn prepare(&mut self, fold: &Fold) -> Result<()>;
+    /// What [`Method::prepare`] chose on the fold just prepared (B5's tuned hyperparameters), for the
+    /// report's per-fold notes. A method that returns `Some` is described per fold, not once per run.
+    fn fold_choice(&self) -> Option<String> {
+        None
+    }
     /// Scores the fold's test rows given one draw's support. Called concurrently for different draws.
     fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored>;
 }

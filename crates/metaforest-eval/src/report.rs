@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
 use crate::metrics::Metrics;
+use crate::standard_figure::StandardFigure;
 use crate::stats::{paired_difference, worst_decile_mean, Summary};
 
 /// Name of the pseudo-domain that averages the held-out domains draw by draw.
@@ -462,6 +463,53 @@ pub fn markdown_grid(g: &Grid) -> String {
         }
     }
     out
+}
+
+/// P2's standard figure as a Markdown section.
+pub fn standard_figure_markdown(f: &StandardFigure) -> String {
+    let m = &f.metrics;
+    let c = &f.confusion;
+    let mut s = String::new();
+    let _ = writeln!(s, "## P2 standard figure: NSL-KDD KDDTrain+ → KDDTest+\n");
+    let _ = writeln!(
+        s,
+        "One forest ({} trees, default hyperparameters, seed-derived) on all {} KDDTrain+ rows, benign vs attack, \
+         scored on all {} KDDTest+ rows (threshold 0.5).\n",
+        f.trees, f.train_rows, f.test_rows
+    );
+    let _ = writeln!(s, "| metric | value |\n|---|---:|");
+    let _ = writeln!(s, "| accuracy | {:.4} |", m.accuracy);
+    let _ = writeln!(s, "| macro-F1 | {:.4} |", m.macro_f1);
+    let _ = writeln!(
+        s,
+        "| detection rate (all attacks) | {:.4} |",
+        m.detection_rate
+    );
+    let _ = writeln!(s, "| false-alarm rate | {:.4} |", m.false_alarm_rate);
+    let _ = writeln!(s, "| ROC-AUC | {:.4} |", m.roc_auc);
+    let _ = writeln!(
+        s,
+        "| detection rate, attack types seen in KDDTrain+ ({} rows) | {:.4} |",
+        f.seen.rows,
+        f.seen.rate()
+    );
+    let _ = writeln!(
+        s,
+        "| detection rate, the novel attack types ({} rows) | {:.4} |",
+        f.novel.rows,
+        f.novel.rate()
+    );
+    let _ = writeln!(
+        s,
+        "| confusion (tp, fp, tn, fn) | {}, {}, {}, {} |\n",
+        c.tp, c.fp, c.tn, c.fn_
+    );
+    let _ = writeln!(s, "Detection rate per novel attack type:\n\n| type | rows | detected | rate |\n|---|---:|---:|---:|");
+    for (t, d) in &f.novel_types {
+        let _ = writeln!(s, "| {t} | {} | {} | {:.3} |", d.rows, d.detected, d.rate());
+    }
+    s.push('\n');
+    s
 }
 
 /// Long-format CSV of every cell: protocol, variant, domain, method, k, metric, mean, ci95 half-width,

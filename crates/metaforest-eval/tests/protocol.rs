@@ -3,37 +3,36 @@
 
 use std::path::PathBuf;
 
+use linfa::ParamGuard;
 use metaforest_eval::bench::{run_bench, BenchRequest, Protocol};
 use metaforest_eval::report::{read_records_json, write_reports, Grid, MEAN_DOMAIN};
-use metaforest_eval::{BenchConfig, Record};
+use metaforest_eval::{BenchParams, Record};
 
-fn tiny_config(seed: u64) -> BenchConfig {
-    BenchConfig {
-        draws: 3,
-        ks: vec![2, 5],
-        seed,
-        trees_local: 8,
-        trees_known: 8,
-        trees_b2: 5,
-        tune_trees: 5,
-        known_cap: 1_000,
-        pooled_cap: 500,
-        b2_cap: 200,
-        test_cap: 400,
-        oracle_cap: 1_000,
-        unlabelled_cap: 200,
-        tune_episodes: 2,
-        tune_query: 100,
-        progress: false,
-        ..BenchConfig::default()
-    }
+fn tiny_params(seed: u64) -> BenchParams {
+    BenchParams::new()
+        .draws(3)
+        .ks(vec![2, 5])
+        .seed(seed)
+        .trees_local(8)
+        .trees_known(8)
+        .trees_b2(5)
+        .tune_trees(5)
+        .known_cap(1_000)
+        .pooled_cap(500)
+        .b2_cap(200)
+        .test_cap(400)
+        .oracle_cap(1_000)
+        .unlabelled_cap(200)
+        .tune_episodes(2)
+        .tune_query(100)
+        .progress(false)
 }
 
 fn synthetic_request(seed: u64, threads: usize) -> BenchRequest {
     let mut req = BenchRequest::new(
         vec![Protocol::Synthetic],
         PathBuf::from("/nonexistent"),
-        tiny_config(seed),
+        tiny_params(seed).check().unwrap(),
     );
     req.threads = Some(threads);
     req.synthetic_domains = 3;
@@ -149,12 +148,11 @@ fn missing_data_falls_back_to_synthetic_with_a_note() {
 
 #[test]
 fn bad_configuration_is_an_error() {
-    let mut req = synthetic_request(3, 1);
-    req.config.ks = vec![0];
-    assert!(run_bench(&req).is_err());
-    req.config.ks = vec![1];
-    req.config.draws = 0;
-    assert!(run_bench(&req).is_err());
+    assert!(tiny_params(3).ks(vec![0]).check().is_err());
+    assert!(tiny_params(3).ks(vec![]).check().is_err());
+    assert!(tiny_params(3).draws(0).check().is_err());
+    assert!(tiny_params(3).trees_b2(0).check().is_err());
+    assert!(tiny_params(3).tune_query(0).check().is_err());
 }
 
 /// A method that says "attack" with probability 0.5 everywhere: the trait's extension point (META plugs in
@@ -184,7 +182,10 @@ impl metaforest_eval::Method for Coin {
 #[test]
 fn extra_methods_plug_in_and_domains_filter() {
     let mut req = synthetic_request(9, 2);
-    req.config.domains = Some(vec!["NET-1".into()]);
+    req.config = tiny_params(9)
+        .domains(Some(vec!["NET-1".into()]))
+        .check()
+        .unwrap();
     let out = metaforest_eval::bench::run_bench_with(&req, vec![Box::new(Coin)]).unwrap();
     assert!(out.records.iter().all(|r| r.domain == "synthetic-net-1"));
     let coin: Vec<_> = out.records.iter().filter(|r| r.method == "COIN").collect();
@@ -240,8 +241,11 @@ fn meta_method_scores_with_the_detector_it_adapts() {
         .local_trees(8)
         .max_epochs(2);
     let mut req = synthetic_request(11, 2);
-    req.config.domains = Some(vec!["NET-1".into()]);
-    req.config.ks = vec![5];
+    req.config = tiny_params(11)
+        .domains(Some(vec!["NET-1".into()]))
+        .ks(vec![5])
+        .check()
+        .unwrap();
     let method = MetaChecked {
         prepared: MetaMethod::new("META", params.clone()),
         unprepared: MetaMethod::new("META", params),

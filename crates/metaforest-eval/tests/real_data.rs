@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
+use linfa::ParamGuard;
 use metaforest_eval::bench::{run_bench, BenchRequest, Protocol};
 use metaforest_eval::report::Grid;
-use metaforest_eval::{BenchConfig, PortsMode};
+use metaforest_eval::{BenchParams, PortsMode};
 
 #[test]
 fn quick_p1_on_real_data() {
@@ -20,13 +21,13 @@ fn quick_p1_on_real_data() {
         println!("skipped: no data at {}", dir.display());
         return;
     }
-    let cfg = BenchConfig {
-        draws: 2,
-        ks: vec![10],
-        domains: Some(vec!["CSE".into()]),
-        progress: false,
-        ..BenchConfig::quick()
-    };
+    let cfg = BenchParams::quick()
+        .draws(2)
+        .ks(vec![10])
+        .domains(Some(vec!["CSE".into()]))
+        .progress(false)
+        .check()
+        .unwrap();
     let mut req = BenchRequest::new(vec![Protocol::P1], dir, cfg);
     req.ports = PortsMode::With;
     let out = run_bench(&req).unwrap();

@@ -1,5 +1,5 @@
 //! Quick timing of fit / predict on synthetic data: `cargo run --release --example fit_speed -- ROWS TREES`.
-//! (The full comparison against other libraries is `metaforest bench forest`.)
+//! (The full comparison against other libraries is `cargo run --release -p metaforest-compare`.)
 
 use linfa::ParamGuard;
 use metaforest_forest::ForestParams;

@@ -1,15 +1,16 @@
-//! `metaforest bench p1|p2|p3|syn|all|forest`: the evaluation protocols (metaforest-eval) and, under
-//! `forest`, the forest engine's own benchmark.
+//! `metaforest bench p1|p2|p3|syn|all`: the evaluation protocols (metaforest-eval). The forest engine
+//! against other forest libraries is a separate binary: `cargo run --release -p metaforest-compare`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
+use linfa::ParamGuard;
 
 use metaforest_eval::bench::{run_bench_with, BenchRequest, Protocol};
 use metaforest_eval::meta_method::MetaMethod;
 use metaforest_eval::report::{markdown_metric_table, write_reports, Grid};
-use metaforest_eval::{BenchConfig, PortsMode};
+use metaforest_eval::{BenchConfig, BenchParams, PortsMode};
 use metaforest_meta::{Heads, MetaParams};
 
 /// `metaforest bench …`
@@ -32,8 +33,12 @@ pub enum BenchCommand {
     Syn(ProtocolArgs),
     /// P1, P2 and P3 in one report.
     All(ProtocolArgs),
-    /// The forest engine against linfa-ensemble and smartcore (see `bench_forest`).
-    Forest(super::bench_forest::BenchForestArgs),
+    /// Moved: prints the command that compares the forest engine with other forest libraries.
+    #[command(disable_help_flag = true)]
+    Forest {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    },
 }
 
 /// Flags shared by the protocol benchmarks.
@@ -82,26 +87,27 @@ pub struct ProtocolArgs {
 }
 
 impl ProtocolArgs {
-    fn config(&self) -> BenchConfig {
-        let mut cfg = if self.quick {
-            BenchConfig::quick()
+    fn config(&self) -> metaforest_eval::Result<BenchConfig> {
+        let mut params = if self.quick {
+            BenchParams::quick()
         } else {
-            BenchConfig::default()
+            BenchParams::new()
         };
         if let Some(d) = self.draws {
-            cfg.draws = d;
+            params = params.draws(d);
         }
         if let Some(ks) = &self.ks {
-            cfg.ks = ks.clone();
+            params = params.ks(ks.clone());
         }
-        cfg.domains = self.domains.clone();
-        cfg.seed = self.seed;
-        cfg.progress = !self.no_progress;
-        cfg
+        params
+            .domains(self.domains.clone())
+            .seed(self.seed)
+            .progress(!self.no_progress)
+            .check()
     }
 
     /// The META rows: META and META+U share one meta-model per fold; the ablation rows train their own.
-    fn meta_methods(&self) -> Vec<Box<dyn metaforest_eval::Method>> {
+    fn meta_methods(&self, cfg: &BenchConfig) -> Vec<Box<dyn metaforest_eval::Method>> {
         if self.no_meta {
             return vec![];
         }
@@ -111,7 +117,7 @@ impl ProtocolArgs {
         // The local forest has as many trees as B0's, so META and B0 differ only in what is meta-learned.
         let params = MetaParams::default()
             .n_episodes(episodes)
-            .local_trees(self.config().trees_local);
+            .local_trees(cfg.trees_local());
         let params = if self.quick {
             params.max_epochs(15)
         } else {
@@ -141,20 +147,31 @@ impl ProtocolArgs {
 /// The data folder and thread count are the global `--data` / `--threads`.
 pub fn run(ctx: &super::Context, args: BenchArgs) -> super::CmdResult {
     let (protocols, pa) = match args.command {
-        BenchCommand::Forest(a) => return super::bench_forest::run(ctx, a),
+        BenchCommand::Forest { rest } => {
+            return Err(format!(
+                "`metaforest bench forest` moved out of the shipped binary; run, from a source checkout:\n  \
+                 cargo run --release -p metaforest-compare -- --data {}{} {}",
+                ctx.data_dir.display(),
+                ctx.threads.map_or(String::new(), |n| format!(" --threads {n}")),
+                rest.join(" ")
+            )
+            .into())
+        }
         BenchCommand::P1(a) => (vec![Protocol::P1], a),
         BenchCommand::P2(a) => (vec![Protocol::P2], a),
         BenchCommand::P3(a) => (vec![Protocol::P3], a),
         BenchCommand::Syn(a) => (vec![Protocol::Synthetic], a),
         BenchCommand::All(a) => (Protocol::ALL_REAL.to_vec(), a),
     };
-    let mut req = BenchRequest::new(protocols, ctx.data_dir.clone(), pa.config());
+    let cfg = pa.config()?;
+    let meta = pa.meta_methods(&cfg);
+    let mut req = BenchRequest::new(protocols, ctx.data_dir.clone(), cfg);
     req.ports = pa.ports_mode();
     // The global rayon pool is already sized by `--threads`.
     req.threads = None;
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     let started = Instant::now();
-    let out = run_bench_with(&req, pa.meta_methods())?;
+    let out = run_bench_with(&req, meta)?;
     let secs = started.elapsed().as_secs_f64();
     for n in out.notes.iter().filter(|n| n.starts_with("no data")) {
         eprintln!("note: {n}");

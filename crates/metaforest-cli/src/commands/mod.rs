@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 pub mod adapt;
 pub mod bench;
-pub mod bench_forest;
 pub mod common;
 pub mod data;
 pub mod demo;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scikit-learn side of `metaforest bench forest`.
+"""scikit-learn side of `metaforest-compare` (cargo run --release -p metaforest-compare -- --sklearn).
 
 Reads the train/test CSVs written by the Rust benchmark (header: feature columns, then `label`),
 fits sklearn.ensemble.RandomForestClassifier with the same settings and prints one JSON record:
@@ -19,7 +19,8 @@ import time
 import venv
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_VENV = os.path.join(os.path.dirname(HERE), "target", "sklearn-venv")
+# This file lives in crates/metaforest-compare/; the venv goes to the workspace root's target/.
+DEFAULT_VENV = os.path.join(os.path.dirname(os.path.dirname(HERE)), "target", "sklearn-venv")
 
 
 def ensure_venv(path):

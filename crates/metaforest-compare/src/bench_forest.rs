@@ -1,9 +1,9 @@
-//! `metaforest bench forest`: our forest against linfa-ensemble, smartcore and scikit-learn on the
+//! `metaforest-compare`: our forest against linfa-ensemble, smartcore and scikit-learn on the
 //! same rows (synthetic 100,000 × 40 and the four NF-v2 data sets pooled).
 //!
 //! Every implementation runs in a child process of this binary (hidden `--worker IMPL`), so each
 //! gets a clean heap and its peak RSS (`VmHWM`) is its own; scikit-learn runs through
-//! `benches/sklearn_forest.py`. The parent writes the rows once (binary for the Rust workers, CSV
+//! `sklearn_forest.py` beside this crate. The parent writes the rows once (binary for the Rust workers, CSV
 //! for Python), collects one JSON record per implementation and prints a Markdown table.
 
 use std::error::Error;
@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
-/// `metaforest bench forest [--rows N] [--trees T] [--sklearn] [--json FILE]`
+/// `metaforest-compare [--rows N] [--trees T] [--sklearn] [--json FILE]`
 #[derive(Debug, Args, Clone)]
 pub struct BenchForestArgs {
     /// Training rows of the synthetic data set (test rows: a fifth of it, generated apart).
@@ -32,7 +32,7 @@ pub struct BenchForestArgs {
     /// Trees per forest, for every implementation.
     #[arg(long, default_value_t = 100)]
     pub trees: usize,
-    /// Also run scikit-learn (benches/sklearn_forest.py; creates its own venv on first use).
+    /// Also run scikit-learn (sklearn_forest.py; creates its own venv on first use).
     #[arg(long)]
     pub sklearn: bool,
     /// Write the records as JSON to this file.
@@ -41,7 +41,7 @@ pub struct BenchForestArgs {
     /// Which data: `synthetic`, `nf-v2` or `all` (NF-v2 is skipped with a note when absent).
     #[arg(long, default_value = "all")]
     pub dataset: String,
-    /// Threads for every implementation that can use them (the global `--threads` overrides).
+    /// Threads for every implementation that can use them (set from `--threads`).
     #[arg(skip = 2usize)]
     pub threads: usize,
     /// Training rows given to the slow implementations (linfa-ensemble, smartcore); 0 = all.
@@ -53,7 +53,7 @@ pub struct BenchForestArgs {
     /// Seed for data generation, splits and every forest.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Path of sklearn_forest.py (default: benches/ in the source tree).
+    /// Path of sklearn_forest.py (default: the one beside this crate in the source tree).
     #[arg(long)]
     pub sklearn_script: Option<PathBuf>,
     /// Internal: run one implementation on prepared files and print its JSON record.
@@ -435,9 +435,9 @@ fn load_splits(args: &BenchForestArgs, data_dir: &Path) -> BoxResult<Vec<Split>>
 }
 
 fn sklearn_script(args: &BenchForestArgs) -> PathBuf {
-    args.sklearn_script.clone().unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches/sklearn_forest.py")
-    })
+    args.sklearn_script
+        .clone()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("sklearn_forest.py"))
 }
 
 fn run_child(mut cmd: Command, label: &str) -> BoxResult<Value> {
@@ -468,10 +468,9 @@ fn fmt_num(v: &Value, digits: usize) -> String {
     }
 }
 
-/// Runs `metaforest bench forest` (or, with the hidden `--worker`, one implementation). Data come
-/// from the global `--data`; the global `--threads` (default 2 here) is given to every implementation.
-pub fn run(ctx: &super::Context, mut args: BenchForestArgs) -> BoxResult<()> {
-    args.threads = ctx.threads.unwrap_or(2);
+/// Runs the comparison (or, with the hidden `--worker`, one implementation) on the data under `data_dir`;
+/// `args.threads` is given to every implementation.
+pub fn run(data_dir: &Path, args: BenchForestArgs) -> BoxResult<()> {
     if let Some(which) = args.worker.clone() {
         return run_worker(&args, &which);
     }
@@ -484,7 +483,7 @@ pub fn run(ctx: &super::Context, mut args: BenchForestArgs) -> BoxResult<()> {
         .tempdir()?;
     let mut records: Vec<Value> = Vec::new();
     let load_start = load_average();
-    for split in load_splits(&args, &ctx.data_dir)? {
+    for split in load_splits(&args, data_dir)? {
         eprintln!(
             "{}: {} train rows, {} test rows",
             split.name,
@@ -518,7 +517,7 @@ pub fn run(ctx: &super::Context, mut args: BenchForestArgs) -> BoxResult<()> {
             let mut cmd = Command::new(&exe);
             cmd.arg("--threads")
                 .arg(args.threads.to_string())
-                .args(["bench", "forest", "--worker", which, "--trees"])
+                .args(["--worker", which, "--trees"])
                 .arg(args.trees.to_string())
                 .arg("--seed")
                 .arg(args.seed.to_string())
@@ -584,7 +583,7 @@ fn push_record(records: &mut Vec<Value>, r: BoxResult<Value>, which: &str, datas
 
 fn print_table(records: &[Value], args: &BenchForestArgs) {
     println!(
-        "\n`metaforest bench forest --trees {} --threads {}` — {} trees; linfa-ensemble and smartcore are single-threaded and \
+        "\n`metaforest-compare --trees {} --threads {}` — {} trees; linfa-ensemble and smartcore are single-threaded and \
          train on a subsample (rows column); scikit-learn uses n_jobs={} and float32 (values beyond its range clipped). \
          Test rows are the same for all; predict rows/s is the best of up to 5 batch runs; latency is one row at a time.\n",
         args.trees, args.threads, args.trees, args.threads

@@ -1,41 +1,16 @@
 //! Developer probe: one P1 fold (leave one NF-v2 data set out), META against a plain support-only forest (B0) over
 //! paired draws. The full protocol lives in metaforest-eval; this is the fast inner loop for tuning the meta-learner.
 //!
-//! `cargo run -p metaforest-meta --release --example meta_probe -- [HELD_OUT_INDEX] [K] [DRAWS]`
+//! `cargo run --release -p metaforest-probes --bin meta_probe -- [HELD_OUT_INDEX] [K] [DRAWS]`
 
 use linfa::ParamGuard;
+use metaforest_eval::metrics::macro_f1;
 use metaforest_flows::domains::domains_by_dataset;
 use metaforest_flows::episode::stratified_split;
 use metaforest_flows::{datasets, EpisodeSampler, QuerySize, Stratify};
 use metaforest_forest::ForestParams;
 use metaforest_meta::{DomainData, MetaModel, MetaParams};
 use ndarray::Axis;
-
-fn macro_f1(y: &[u32], pred: &[u8]) -> f64 {
-    let f1 = |c: u32| {
-        let tp = y
-            .iter()
-            .zip(pred)
-            .filter(|(&y, &p)| y == c && p as u32 == c)
-            .count() as f64;
-        let fp = y
-            .iter()
-            .zip(pred)
-            .filter(|(&y, &p)| y != c && p as u32 == c)
-            .count() as f64;
-        let fnn = y
-            .iter()
-            .zip(pred)
-            .filter(|(&y, &p)| y == c && p as u32 != c)
-            .count() as f64;
-        if tp == 0.0 {
-            0.0
-        } else {
-            2.0 * tp / (2.0 * tp + fp + fnn)
-        }
-    };
-    (f1(0) + f1(1)) / 2.0
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -113,9 +88,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let pool_x = table.features().select(Axis(0), &unl);
         let det_u = model.adapt_with_unlabelled(sx.view(), &sy, pool_x.view())?;
         let pe = det_u.predict(test_x.view());
-        b0s.push(macro_f1(&test_y, &pb0));
-        metas.push(macro_f1(&test_y, &pm));
-        ems.push(macro_f1(&test_y, &pe));
+        b0s.push(macro_f1(&test_y, &pb0)?);
+        metas.push(macro_f1(&test_y, &pm)?);
+        ems.push(macro_f1(&test_y, &pe)?);
         println!(
             "draw {draw}: B0 {:.3}  META {:.3}  META+U {:.3}  init {:?} weights {:?}",
             b0s.last().unwrap(),

@@ -1,12 +1,12 @@
 //! Dev probe for the forest's prediction paths (not part of the book; the comparison table is
-//! `metaforest bench forest`). It replaces the forest crate's synthetic-only `predict_speed`. Fits 100 trees on NF-v2 pooled (`nf`, 80 % of rows in the bench's
-//! shuffled order) or on synthetic rows (`syn`), caches the forest and test rows in /tmp so that
-//! later runs only predict, and prints tree shapes, batch rows/s (best of `REPS`, 2 threads),
+//! `cargo run --release -p metaforest-compare`). It replaces the forest crate's synthetic-only `predict_speed`. Fits 100 trees on NF-v2 pooled (`nf`, 80 % of rows in the bench's
+//! shuffled order) or on synthetic rows (`syn`), caches the forest and test rows in the cache folder
+//! (`--cache-dir`, default: the system's temporary folder) so that later runs only predict, and prints tree shapes, batch rows/s (best of `REPS`, 2 threads),
 //! one-flow latency percentiles and the node visits per flow behind them, the size of the trees and
 //! of their prediction plan, and the same flows timed again straight after their first run (in
 //! cache) and after reading 1, 4 and 16 MiB of other data.
 //!
-//! `cargo run --release -p metaforest-cli --example predict_probe -- nf`
+//! `cargo run --release -p metaforest-probes --bin predict_probe -- [nf|syn] [--cache-dir DIR]`
 use std::time::Instant;
 
 use linfa::ParamGuard;
@@ -17,9 +17,18 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn main() {
-    let which = std::env::args().nth(1).unwrap_or_else(|| "nf".into());
-    let cache = format!("/tmp/probe_{which}.mf");
-    let x_cache = format!("/tmp/probe_{which}_xte.bin");
+    let mut which = "nf".to_string();
+    let mut cache_dir = std::env::temp_dir();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--cache-dir" {
+            cache_dir = args.next().expect("--cache-dir needs a folder").into();
+        } else {
+            which = a;
+        }
+    }
+    let cache = cache_dir.join(format!("probe_{which}.mf"));
+    let x_cache = cache_dir.join(format!("probe_{which}_xte.bin"));
     if let (Ok(f), Ok(b)) = (Forest::load(&cache), std::fs::read(&x_cache)) {
         let v: Vec<f64> = b
             .chunks_exact(8)

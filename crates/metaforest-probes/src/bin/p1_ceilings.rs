@@ -7,11 +7,12 @@
 //! self-trained local forest (pseudo-labels from the unlabelled flows). Prints four-domain means per K and per-domain
 //! rows; writes nothing unless `DUMP_DIR` names a folder for the per-draw scores (see [`dump`]).
 //!
-//! `[NO_META=1] [DUMP_DIR=/tmp/dir] cargo run --release -p metaforest-eval --example p1_ceilings -- [DRAWS] [K,K,...]`
+//! `[NO_META=1] [DUMP_DIR=/tmp/dir] cargo run --release -p metaforest-probes --bin p1_ceilings -- [DRAWS] [K,K,...]`
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use linfa::ParamGuard;
 use ndarray::Axis;
 
 use metaforest_eval::baselines::{em_prior, support_halves};
@@ -19,7 +20,9 @@ use metaforest_eval::learner::{attack_proba, threshold, ForestSpec};
 use metaforest_eval::meta_method::MetaMethod;
 use metaforest_eval::method::{Draw, Fold, Method, Scored};
 use metaforest_eval::metrics::{macro_f1, roc_auc};
-use metaforest_eval::protocol::{p1_specs, run_protocol, BenchConfig, PortsMode};
+use metaforest_eval::protocol::{p1_specs, PortsMode};
+use metaforest_eval::runner::run_protocol;
+use metaforest_eval::BenchParams;
 use metaforest_meta::init::{self_train, LocalForestSettings};
 use metaforest_meta::{MetaParams, Support};
 
@@ -51,7 +54,7 @@ fn self_trained(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Vec<f64>> {
     let n = fold.x_unlabelled.nrows().min(1000);
     let rows: Vec<usize> = (0..n).map(|i| i * fold.x_unlabelled.nrows() / n).collect();
     let settings = LocalForestSettings {
-        n_trees: fold.config.trees_local,
+        n_trees: fold.config.trees_local(),
         seed: draw.seed,
     };
     let support = Support {
@@ -77,7 +80,7 @@ fn adjusted_counts(fold: &Fold, draw: &Draw) -> metaforest_eval::Result<Option<(
         return Ok(None);
     }
     let (a, b) = support_halves(k);
-    let spec = ForestSpec::default_with_trees(fold.config.trees_local);
+    let spec = ForestSpec::default_with_trees(fold.config.trees_local());
     // Per class: (sum of held-out scores, flagged count, count); over unlabelled: (mean score, flag share), per half.
     let mut class = [(0.0, 0.0, 0.0); 2];
     let (mut u_mean, mut u_flag) = (0.0, 0.0);
@@ -256,15 +259,14 @@ impl Method for Ceilings {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut cfg = BenchConfig {
-        draws: args.first().and_then(|a| a.parse().ok()).unwrap_or(30),
-        ks: vec![1, 5, 10, 20],
-        progress: false,
-        ..BenchConfig::default()
-    };
+    let mut params = BenchParams::new()
+        .draws(args.first().and_then(|a| a.parse().ok()).unwrap_or(30))
+        .ks(vec![1, 5, 10, 20])
+        .progress(false);
     if let Some(ks) = args.get(1) {
-        cfg.ks = ks.split(',').map(|k| k.parse()).collect::<Result<_, _>>()?;
+        params = params.ks(ks.split(',').map(|k| k.parse()).collect::<Result<_, _>>()?);
     }
+    let cfg = params.check()?;
     let cfg = Arc::new(cfg);
     let table = Arc::new(Mutex::new(Table::new()));
     let mut methods: Vec<Box<dyn Method>> = vec![Box::new(Ceilings {
@@ -285,14 +287,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!(
         "\nFour-domain mean over {} draws (macro-F1 unless named)\n",
-        cfg.draws
+        cfg.draws()
     );
     print!("| row |");
-    cfg.ks.iter().for_each(|k| print!(" K={k} |"));
-    println!("\n|---|{}", "--:|".repeat(cfg.ks.len()));
+    cfg.ks().iter().for_each(|k| print!(" K={k} |"));
+    println!("\n|---|{}", "--:|".repeat(cfg.ks().len()));
     for name in &names {
         print!("| {name} |");
-        for &k in &cfg.ks {
+        for &k in cfg.ks() {
             let per_domain: Vec<f64> = t
                 .iter()
                 .filter(|((_, kk, n), _)| *kk == k && n == name)
