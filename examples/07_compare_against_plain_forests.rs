@@ -12,6 +12,7 @@
 //! `cargo run --release --example 07_compare_against_plain_forests [-- OUT_DIR]`
 //! (with `OUT_DIR`, also writes the full report there: Markdown, CSV, JSON and SVG plots.)
 
+use linfa::ParamGuard;
 use metaforest::eval::bench::{run_bench_with, BenchRequest, Protocol};
 use metaforest::eval::report::{
     markdown_metric_table, markdown_paired_table, svg_plot, write_atomic, write_reports, Grid,
@@ -19,12 +20,12 @@ use metaforest::eval::report::{
 };
 use metaforest::eval::{BenchConfig, Draw, EvalError, Fold, Method, PortsMode, Scored};
 use metaforest::flows::{episode::stratified_split, Stratify};
-use metaforest::meta::{DomainData, MetaModel, MetaParams};
+use metaforest::meta::{DomainData, MetaModel, MetaParams, ValidMetaParams};
 
 // ANCHOR: method
 /// META as a harness method: meta-train once per fold on the known domains, adapt on every draw.
 struct Meta {
-    params: MetaParams,
+    params: ValidMetaParams,
     model: Option<MetaModel>,
 }
 
@@ -98,7 +99,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .task_learner_trees(30)
             .local_trees(20)
             .max_epochs(15)
-            .seed(7),
+            .seed(7)
+            .check()
+            .expect("valid meta-learner parameters"),
         model: None,
     };
     let started = std::time::Instant::now();

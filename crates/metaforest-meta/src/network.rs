@@ -1,8 +1,7 @@
 //! The meta-network: three small MLPs trained with dfdx, served by a plain-Rust forward pass.
 //!
-//! * the **weighting head** scores every (forest, flow) row: a weight logit (softmax over the forests of that flow)
-//!   and a logit-shift contribution (scaled by [`FLOW_SHIFT_SCALE`], currently 0); the local forest's weight logit
-//!   carries a fixed anchor ([`local_anchor`]) so an untrained head is the local forest at 95 %;
+//! * the **weighting head** scores every (forest, flow) row: a weight logit (softmax over the forests of that flow);
+//!   the local forest's weight logit carries a fixed anchor ([`local_anchor`]) so an untrained head is the local forest at 95 %;
 //! * the **configuration head** picks the local forest's hyperparameters from a small grid;
 //! * the **prior head** scores every feature for the local forest's per-split sampling prior.
 //!
@@ -19,8 +18,11 @@ use serde::{Deserialize, Serialize};
 use crate::descriptor::{FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
 use crate::error::{MetaError, Result};
 use crate::init::N_CONFIGS;
+use crate::prob::{logit, sigmoid, PROB_EPS};
 
 const HIDDEN: usize = 64;
+// The weighting head keeps a second output that nothing reads (a per-flow logit shift, measured and dropped): removing
+// it would change the shape of the last layer, hence dfdx's random initialisation and the stored files.
 type WeightNet = (
     Linear<WEIGHT_IN, HIDDEN>,
     ReLU,
@@ -33,7 +35,7 @@ type PriorNet = (Linear<FEATURE_WIDTH, 16>, ReLU, Linear<16, 1>);
 
 /// What the adaptation step asks of a meta-network. dfdx trains the default implementation, [`MlpMetaLearner`].
 pub trait MetaLearner: Send + Sync {
-    /// For normalised (forest, flow) rows: (weight logit, bias contribution) per row.
+    /// For normalised (forest, flow) rows: (weight logit, unused second output) per row.
     fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)>;
     /// Logits over the local-forest configuration grid.
     fn config_logits(&self, input: &[f32; INIT_IN]) -> Vec<f32>;
@@ -88,7 +90,7 @@ fn prior_mlp(m: &<PriorNet as BuildOnDevice<Cpu, f32>>::Built) -> Mlp {
     }
 }
 
-/// A weighting head of the trained shape whose outputs are all zero: the local-anchored mixture, no shift.
+/// A weighting head of the trained shape whose outputs are all zero: the local-anchored mixture.
 pub fn zero_weight_head() -> Mlp {
     Mlp {
         layers: vec![
@@ -159,12 +161,6 @@ pub fn local_anchor(n_forests: usize) -> f32 {
     (19.0 * n_forests.saturating_sub(1).max(1) as f32).ln()
 }
 
-/// Scale of the head's second output, a per-flow logit shift. It is 0: measured on P1 (leave one NF-v2 data set out),
-/// a learned shift fitted the known domains' class balances and cost the held-out network up to 8 macro-F1 points,
-/// so the mixture weights alone carry what is learned per flow and the operating point is the threshold rule's
-/// ([`crate::threshold`]). The output stays in the network's shape so a retuned scale needs no new file layout.
-pub const FLOW_SHIFT_SCALE: f32 = 0.0;
-
 /// Per-flow mixture weights (sum 1) from the head's weight logits; the local forest is the last row.
 pub fn mixture_weights(outputs: &[(f32, f32)]) -> Vec<f64> {
     let n = outputs.len();
@@ -181,7 +177,8 @@ pub fn mixture_weights(outputs: &[(f32, f32)]) -> Vec<f64> {
 }
 
 /// Combines per-row network outputs into each flow's attack probability: softmax weights over the flow's forests,
-/// a weighted average of their probabilities, then the mean bias added in logit space.
+/// then a weighted average of their probabilities, clipped to [`PROB_EPS`] (through the logit, as the training loss
+/// sees it).
 pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f64> {
     outputs
         .chunks(n_forests)
@@ -189,15 +186,13 @@ pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f
         .map(|(o, p)| {
             let e = mixture_weights(o);
             let mix: f64 = e.iter().zip(p).map(|(w, &p)| w * p as f64).sum();
-            let bias = FLOW_SHIFT_SCALE as f64 * o.iter().map(|x| x.1 as f64).sum::<f64>()
-                / n_forests as f64;
-            crate::descriptor::sigmoid(crate::descriptor::logit(mix) + bias)
+            sigmoid(logit(mix))
         })
         .collect()
 }
 
 fn bce(p: &[f64], y: &[f32], w: &[f32]) -> f64 {
-    let eps = crate::descriptor::PROB_EPS;
+    let eps = PROB_EPS;
     p.iter()
         .zip(y)
         .zip(w)
@@ -284,7 +279,6 @@ pub fn train_weight_head(
     let mut grads = model.alloc_grads();
     let mut opt = Adam::new(&model, adam_config(schedule.learning_rate));
     let wsel = dev.tensor([[1.0f32], [0.0]]);
-    let bsel = dev.tensor([[0.0f32], [1.0]]);
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x5eed);
     // The reference is the anchored head with zero outputs, not dfdx's random initialisation.
     let zero = zero_weight_head();
@@ -306,25 +300,19 @@ pub fn train_weight_head(
             let y = dev.tensor_from_vec(e.labels.clone(), (q,));
             let lw = dev.tensor_from_vec(e.loss_weights.clone(), (q,));
             let out = model.forward_mut(x.traced(grads));
-            let (out, tape) = out.split_tape();
-            let (wl, tape) = out.clone().put_tape(tape).matmul(wsel.clone()).split_tape();
-            let (bl, tape) = out.put_tape(tape).matmul(bsel.clone()).split_tape();
+            let (wl, tape) = out.matmul(wsel.clone()).split_tape();
             let anchor: Vec<f32> = (0..q * f)
                 .map(|i| if i % f == f - 1 { local_anchor(f) } else { 0.0 })
                 .collect();
             let anchor = dev.tensor_from_vec(anchor, (q, f));
             let w = (wl.put_tape(tape).reshape_like(&(q, f)) + anchor).softmax::<Axis<1>>();
-            let eps = crate::descriptor::PROB_EPS as f32;
+            let eps = PROB_EPS as f32;
             let (p, tape) = (w * probs)
                 .sum::<(usize,), Axis<1>>()
                 .clamp(eps, 1.0 - eps)
                 .split_tape();
-            let (lg, tape) = (p.clone().put_tape(tape).ln() - (p.negate() + 1.0).ln()).split_tape();
-            let b = bl
-                .put_tape(tape)
-                .reshape_like(&(q, f))
-                .mean::<(usize,), Axis<1>>();
-            let loss = ((b * FLOW_SHIFT_SCALE + lg).bce_with_logits(y) * lw).sum::<(), _>();
+            let lg = p.clone().put_tape(tape).ln() - (p.negate() + 1.0).ln();
+            let loss = (lg.bce_with_logits(y) * lw).sum::<(), _>();
             train_loss += loss.array() as f64;
             grads = loss.backward();
             opt.update(&mut model, &grads).map_err(net_err)?;

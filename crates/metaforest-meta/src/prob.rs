@@ -1,0 +1,139 @@
+//! Probability helpers shared by descriptors, the network, adaptation and the threshold rule. This module imports
+//! nothing else of the crate, so every other module can use it without an import cycle.
+
+/// Probabilities are clipped to this distance from 0 and 1 before logs, so one overconfident leaf cannot give ∞.
+pub const PROB_EPS: f64 = 1e-3;
+
+fn clip(p: f64) -> f64 {
+    p.clamp(PROB_EPS, 1.0 - PROB_EPS)
+}
+
+/// Log-odds of `p`, clipped to [`PROB_EPS`].
+pub fn logit(p: f64) -> f64 {
+    let p = clip(p);
+    (p / (1.0 - p)).ln()
+}
+
+pub fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Mean binary log-loss of probabilities `p` against 0/1 `labels` (labels first, as the evaluation metrics take them).
+pub fn log_loss(labels: &[u32], p: &[f64]) -> f64 {
+    if p.is_empty() {
+        return 0.0;
+    }
+    let s: f64 = p
+        .iter()
+        .zip(labels)
+        .map(|(&p, &y)| {
+            let p = clip(p);
+            if y == 1 {
+                -p.ln()
+            } else {
+                -(1.0 - p).ln()
+            }
+        })
+        .sum();
+    s / p.len() as f64
+}
+
+/// ROC-AUC by pair counting (ties count one half); 0.5 when a class is absent. Supports are small, so O(n²) is fine.
+pub fn pair_auc(p: &[f64], y: &[u32]) -> f64 {
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (i, &yi) in y.iter().enumerate() {
+        if yi != 1 {
+            continue;
+        }
+        for (j, &yj) in y.iter().enumerate() {
+            if yj == 1 {
+                continue;
+            }
+            pairs += 1.0;
+            wins += if p[i] > p[j] {
+                1.0
+            } else if p[i] == p[j] {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    if pairs == 0.0 {
+        0.5
+    } else {
+        wins / pairs
+    }
+}
+
+/// EM estimate of the positive-class prior of unlabelled data (Saerens, Latinne & Decaestecker 2002), given
+/// probabilities calibrated for a training prior `train_prior`.
+pub fn em_prior(probs: &[f64], train_prior: f64) -> f64 {
+    if probs.is_empty() {
+        return train_prior;
+    }
+    let mut pi = train_prior;
+    for _ in 0..200 {
+        let ratio_a = pi / train_prior;
+        let ratio_b = (1.0 - pi) / (1.0 - train_prior);
+        let next = probs
+            .iter()
+            .map(|&p| {
+                let a = p * ratio_a;
+                let b = (1.0 - p) * ratio_b;
+                if a + b > 0.0 {
+                    a / (a + b)
+                } else {
+                    0.5
+                }
+            })
+            .sum::<f64>()
+            / probs.len() as f64;
+        let done = (next - pi).abs() < 1e-7;
+        pi = next.clamp(1e-4, 1.0 - 1e-4);
+        if done {
+            break;
+        }
+    }
+    pi
+}
+
+/// Binary macro-F1 (mean of the benign and attack F1; a class with no true positive scores 0) of `flagged`
+/// decisions against 0/1 `labels`.
+pub fn binary_macro_f1(labels: &[u32], flagged: impl Iterator<Item = bool>) -> f64 {
+    let (mut tp, mut fp, mut fneg, mut tn) = (0.0, 0.0, 0.0, 0.0);
+    for (&y, f) in labels.iter().zip(flagged) {
+        match (y == 1, f) {
+            (true, true) => tp += 1.0,
+            (false, true) => fp += 1.0,
+            (true, false) => fneg += 1.0,
+            (false, false) => tn += 1.0,
+        }
+    }
+    let f1 = |tp: f64, fp: f64, fneg: f64| {
+        if tp == 0.0 {
+            0.0
+        } else {
+            2.0 * tp / (2.0 * tp + fp + fneg)
+        }
+    };
+    (f1(tp, fp, fneg) + f1(tn, fneg, fp)) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macro_f1_of_perfect_and_inverted_predictions() {
+        let y = [0, 0, 1, 1];
+        assert_eq!(binary_macro_f1(&y, y.iter().map(|&v| v == 1)), 1.0);
+        assert_eq!(binary_macro_f1(&y, y.iter().map(|&v| v == 0)), 0.0);
+    }
+
+    #[test]
+    fn log_loss_takes_labels_first() {
+        let l = log_loss(&[1, 0], &[0.9, 0.1]);
+        assert!((l - -(0.9f64.ln())).abs() < 1e-12);
+    }
+}
