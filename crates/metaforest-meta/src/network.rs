@@ -261,6 +261,43 @@ fn adam_config(lr: f64) -> AdamConfig {
     }
 }
 
+/// Early stopping shared by the three heads: keeps the best candidate by validation loss (a candidate must beat it
+/// by more than `1e-5`) and says when `patience` checks in a row brought no improvement.
+struct EarlyStopping<T> {
+    best: T,
+    best_loss: f64,
+    since_best: usize,
+    patience: usize,
+}
+
+impl<T> EarlyStopping<T> {
+    fn new(initial: T, loss: f64, patience: usize) -> Self {
+        Self {
+            best: initial,
+            best_loss: loss,
+            since_best: 0,
+            patience,
+        }
+    }
+
+    /// Records one validation check; `candidate` is built only when it improves. Returns whether to stop.
+    fn check(&mut self, loss: f64, candidate: impl FnOnce() -> T) -> bool {
+        if loss < self.best_loss - 1e-5 {
+            self.best = candidate();
+            self.best_loss = loss;
+            self.since_best = 0;
+            false
+        } else {
+            self.since_best += 1;
+            self.since_best >= self.patience
+        }
+    }
+
+    fn into_best(self) -> (T, f64) {
+        (self.best, self.best_loss)
+    }
+}
+
 fn net_err<E: std::fmt::Debug>(e: E) -> MetaError {
     MetaError::Network(format!("{e:?}"))
 }
@@ -282,8 +319,9 @@ pub fn train_weight_head(
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x5eed);
     // The reference is the anchored head with zero outputs, not dfdx's random initialisation.
     let zero = zero_weight_head();
-    let mut best = (zero.clone(), weight_loss(&zero, val), 0);
-    let mut since_best = 0;
+    let zero_loss = weight_loss(&zero, val);
+    let mut stopping = EarlyStopping::new((zero, 0), zero_loss, schedule.patience);
+    let mut fixed = None;
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..fixed_epochs.unwrap_or(schedule.max_epochs) {
         order.shuffle(&mut rng);
@@ -320,7 +358,7 @@ pub fn train_weight_head(
         }
         let mlp = weight_mlp(&model);
         if fixed_epochs.is_some() {
-            best = (mlp, f64::NAN, epoch + 1);
+            fixed = Some((mlp, f64::NAN, epoch + 1));
             continue;
         }
         let v = weight_loss(&mlp, val);
@@ -330,17 +368,14 @@ pub fn train_weight_head(
             val_loss = v,
             "meta-training: weighting head"
         );
-        if v < best.1 - 1e-5 {
-            best = (mlp, v, epoch + 1);
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= schedule.patience {
-                break;
-            }
+        if stopping.check(v, || (mlp, epoch + 1)) {
+            break;
         }
     }
-    Ok(best)
+    Ok(fixed.unwrap_or_else(|| {
+        let ((mlp, epochs), loss) = stopping.into_best();
+        (mlp, loss, epochs)
+    }))
 }
 
 /// Trains the configuration head: cross-entropy toward soft targets (a softmax of each configuration's negative query
@@ -365,8 +400,7 @@ pub fn train_config_head(
     };
     let (tx, tt) = to_tensors(train);
     let (vx, vt) = to_tensors(val);
-    let mut best = (config_mlp(&model), f64::INFINITY);
-    let mut since_best = 0;
+    let mut stopping = EarlyStopping::new(config_mlp(&model), f64::INFINITY, schedule.patience);
     // Full-batch steps are cheap (a few hundred rows); check validation every 10 steps.
     for step in 0..schedule.max_epochs * 10 {
         let logits = model.forward_mut(tx.clone().traced(grads));
@@ -380,19 +414,14 @@ pub fn train_config_head(
             } else {
                 cross_entropy_with_logits_loss(model.forward(vx.clone()), vt.clone()).array() as f64
             };
-            if v < best.1 - 1e-5 {
-                best = (config_mlp(&model), v);
-                since_best = 0;
-            } else {
-                since_best += 1;
-                if since_best >= schedule.patience {
-                    break;
-                }
+            if stopping.check(v, || config_mlp(&model)) {
+                break;
             }
         }
     }
-    tracing::info!(val_loss = best.1, "meta-training: configuration head");
-    Ok(best.0)
+    let (best, val_loss) = stopping.into_best();
+    tracing::info!(val_loss, "meta-training: configuration head");
+    Ok(best)
 }
 
 /// Trains the prior head: per episode, cross-entropy between the softmax of the features' logits and the importance
@@ -420,8 +449,11 @@ pub fn train_prior_head(
         }
         total / val.len().max(1) as f64
     };
-    let mut best = (prior_mlp(&model), val_loss(&prior_mlp(&model)));
-    let mut since_best = 0;
+    let mut stopping = EarlyStopping::new(
+        prior_mlp(&model),
+        val_loss(&prior_mlp(&model)),
+        schedule.patience,
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x9e11);
     let mut order: Vec<usize> = (0..train.len()).collect();
     for _epoch in 0..schedule.max_epochs {
@@ -441,19 +473,13 @@ pub fn train_prior_head(
             model.zero_grads(&mut grads);
         }
         let mlp = prior_mlp(&model);
-        let v = val_loss(&mlp);
-        if v < best.1 - 1e-5 {
-            best = (mlp, v);
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= schedule.patience {
-                break;
-            }
+        if stopping.check(val_loss(&mlp), || mlp) {
+            break;
         }
     }
-    tracing::info!(val_loss = best.1, "meta-training: prior head");
-    Ok(best.0)
+    let (best, val_loss) = stopping.into_best();
+    tracing::info!(val_loss, "meta-training: prior head");
+    Ok(best)
 }
 
 /// Writes the heads through dfdx's safetensors support and returns the bytes (one file per head, concatenated with
