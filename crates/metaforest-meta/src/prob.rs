@@ -67,35 +67,38 @@ pub fn pair_auc(p: &[f64], y: &[u32]) -> f64 {
 }
 
 /// EM estimate of the positive-class prior of unlabelled data (Saerens, Latinne & Decaestecker 2002), given
-/// probabilities calibrated for a training prior `train_prior`.
-pub fn em_prior(probs: &[f64], train_prior: f64) -> f64 {
-    if probs.is_empty() {
-        return train_prior;
+/// posteriors calibrated for a training prior `train_prior`.
+pub fn em_prior(posteriors: &[f64], train_prior: f64) -> f64 {
+    let pt = train_prior.clamp(1e-6, 1.0 - 1e-6);
+    if posteriors.is_empty() {
+        return pt;
     }
-    let mut pi = train_prior;
-    for _ in 0..200 {
-        let ratio_a = pi / train_prior;
-        let ratio_b = (1.0 - pi) / (1.0 - train_prior);
-        let next = probs
+    let mut pi = pt;
+    for _ in 0..1000 {
+        let next = posteriors
             .iter()
-            .map(|&p| {
-                let a = p * ratio_a;
-                let b = (1.0 - p) * ratio_b;
-                if a + b > 0.0 {
-                    a / (a + b)
-                } else {
-                    0.5
-                }
-            })
+            .map(|&p| adjust_prior(p, pt, pi))
             .sum::<f64>()
-            / probs.len() as f64;
-        let done = (next - pi).abs() < 1e-7;
-        pi = next.clamp(1e-4, 1.0 - 1e-4);
+            / posteriors.len() as f64;
+        let next = next.clamp(1e-6, 1.0 - 1e-6);
+        let done = (next - pi).abs() < 1e-8;
+        pi = next;
         if done {
             break;
         }
     }
     pi
+}
+
+/// Posterior `p` (under prior `from`) re-expressed under prior `to` (Bayes' rule on the prior ratio).
+pub fn adjust_prior(p: f64, from: f64, to: f64) -> f64 {
+    let a = p * to / from;
+    let b = (1.0 - p) * (1.0 - to) / (1.0 - from);
+    if a + b > 0.0 {
+        a / (a + b)
+    } else {
+        p
+    }
 }
 
 /// Binary macro-F1 (mean of the benign and attack F1; a class with no true positive scores 0) of `flagged`
