@@ -101,26 +101,36 @@ pub fn adjust_prior(p: f64, from: f64, to: f64) -> f64 {
     }
 }
 
-/// Binary macro-F1 (mean of the benign and attack F1; a class with no true positive scores 0) of `flagged`
-/// decisions against 0/1 `labels`.
+/// F1 of one class from its counts, `None` when the class is absent from both labels and predictions
+/// (`2 TP + FP + FN = 0`).
+pub fn f1_from_counts(tp: usize, fp: usize, fn_: usize) -> Option<f64> {
+    let d = 2 * tp + fp + fn_;
+    (d > 0).then(|| 2.0 * tp as f64 / d as f64)
+}
+
+/// Binary macro-F1 from confusion counts, scikit-learn's label set: the mean F1 of the classes that occur in the
+/// labels or the predictions; `NaN` when neither class occurs (no flows).
+pub fn macro_f1_from_counts(tp: usize, fp: usize, fn_: usize, tn: usize) -> f64 {
+    match (f1_from_counts(tp, fp, fn_), f1_from_counts(tn, fn_, fp)) {
+        (Some(a), Some(b)) => (a + b) / 2.0,
+        (Some(a), None) => a,
+        (None, Some(b)) => b,
+        (None, None) => f64::NAN,
+    }
+}
+
+/// Binary macro-F1 ([`macro_f1_from_counts`]) of `flagged` decisions against 0/1 `labels`.
 pub fn binary_macro_f1(labels: &[u32], flagged: impl Iterator<Item = bool>) -> f64 {
-    let (mut tp, mut fp, mut fneg, mut tn) = (0.0, 0.0, 0.0, 0.0);
+    let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
     for (&y, f) in labels.iter().zip(flagged) {
         match (y == 1, f) {
-            (true, true) => tp += 1.0,
-            (false, true) => fp += 1.0,
-            (true, false) => fneg += 1.0,
-            (false, false) => tn += 1.0,
+            (true, true) => tp += 1,
+            (false, true) => fp += 1,
+            (true, false) => fn_ += 1,
+            (false, false) => tn += 1,
         }
     }
-    let f1 = |tp: f64, fp: f64, fneg: f64| {
-        if tp == 0.0 {
-            0.0
-        } else {
-            2.0 * tp / (2.0 * tp + fp + fneg)
-        }
-    };
-    (f1(tp, fp, fneg) + f1(tn, fneg, fp)) / 2.0
+    macro_f1_from_counts(tp, fp, fn_, tn)
 }
 
 #[cfg(test)]
@@ -132,6 +142,9 @@ mod tests {
         let y = [0, 0, 1, 1];
         assert_eq!(binary_macro_f1(&y, y.iter().map(|&v| v == 1)), 1.0);
         assert_eq!(binary_macro_f1(&y, y.iter().map(|&v| v == 0)), 0.0);
+        // One class only, predicted perfectly: the absent class does not count.
+        assert_eq!(binary_macro_f1(&[0, 0], [false, false].into_iter()), 1.0);
+        assert!(binary_macro_f1(&[], std::iter::empty()).is_nan());
     }
 
     #[test]
