@@ -4,6 +4,7 @@
 //! networks otherwise. `cargo bench --bench meta`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use linfa::ParamGuard;
 use metaforest::flows::domains::domains_by_dataset;
 use metaforest::flows::synthetic::{generate, SyntheticConfig};
 use metaforest::flows::{datasets, FlowTable};
@@ -43,7 +44,10 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|d| DomainData::from_table(&t, &d.name, &d.rows))
         .collect();
-    let params = MetaParams::default().seed(1);
+    let params = MetaParams::default()
+        .seed(1)
+        .check()
+        .expect("valid parameters");
     let mut g = c.benchmark_group(format!("meta/{source}"));
     g.sample_size(10);
     g.bench_function("meta_train_one_fold_480_episodes", |b| {

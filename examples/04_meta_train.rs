@@ -11,6 +11,7 @@
 //!
 //! `cargo run --release --example 04_meta_train`
 
+use linfa::ParamGuard;
 use metaforest::flows::{
     datasets, domains::domains_by_dataset, episode::stratified_split, synthetic, FlowTable,
     Stratify, SyntheticConfig,
@@ -64,14 +65,15 @@ fn main() -> Result<()> {
         .task_learner_trees(30) // trees per known-domain forest (default 60)
         .local_trees(20) // trees of the local forest grown on each support (default 100)
         .max_epochs(15) // early stopping on held-out episodes usually ends sooner
-        .seed(7);
+        .seed(7)
+        .check()?; // validated once (linfa's ParamGuard)
     let started = std::time::Instant::now();
     let model = MetaModel::fit(&known, &params)?;
     println!("meta-trained in {:.1?}", started.elapsed());
     // ANCHOR_END: fit
 
     // ANCHOR: report
-    let r = &model.report;
+    let r = model.report();
     println!(
         "{} training / {} validation episodes",
         r.episodes_train, r.episodes_val
@@ -82,7 +84,7 @@ fn main() -> Result<()> {
         "validation query log-loss: learned weights {:.4}, equal weights {:.4}",
         r.weight_val_loss, r.equal_weight_val_loss
     );
-    for t in model.known.iter() {
+    for t in model.known() {
         println!("  task learner {:<24} {} trees", t.name, t.forest.n_trees());
     }
     // ANCHOR_END: report
@@ -93,7 +95,7 @@ fn main() -> Result<()> {
     let path = dir.path().join("model.mf");
     model.save(&path)?;
     let loaded = MetaModel::load(&path)?;
-    assert_eq!(loaded.known.len(), model.known.len());
+    assert_eq!(loaded.known().len(), model.known().len());
     println!(
         "saved {} ({:.1} MB) and loaded it back",
         path.display(),

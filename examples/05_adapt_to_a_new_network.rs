@@ -50,7 +50,8 @@ fn meta_train(table: &FlowTable) -> Result<MetaModel> {
         .task_learner_trees(30)
         .local_trees(20)
         .max_epochs(15)
-        .seed(7);
+        .seed(7)
+        .check()?;
     Ok(MetaModel::fit(&known, &params)?)
 }
 

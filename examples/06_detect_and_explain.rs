@@ -1,12 +1,13 @@
 //! # 06 — Detect, explain, save
 //!
 //! An adapted `Detector` scores incoming flows and says why: how much each forest (the known domains'
-//! and the local one) weighed in a decision, the threshold shift, and which features the most heavily
+//! and the local one) weighed in a decision, and which features the most heavily
 //! weighted forest tested on the flow's decision paths. It also reports what the meta-network chose
 //! for the local forest, and saves to a self-contained `.mfd` file.
 //!
 //! `cargo run --release --example 06_detect_and_explain`
 
+use linfa::ParamGuard; // brings `MetaParams::check` into scope
 use metaforest::flows::{
     datasets, domains::domains_by_dataset, episode::stratified_split, synthetic, EpisodeSampler,
     FlowTable, QuerySize, Stratify, SyntheticConfig,
@@ -47,7 +48,7 @@ fn meta_train(table: &FlowTable) -> Result<MetaModel> {
         .local_trees(20)
         .max_epochs(15)
         .seed(7);
-    Ok(MetaModel::fit(&known, &params)?)
+    Ok(MetaModel::fit(&known, &params.check()?)?)
 }
 
 fn rows_xy(table: &FlowTable, rows: &[usize]) -> (Array2<f64>, Vec<u32>) {
@@ -88,7 +89,7 @@ fn main() -> Result<()> {
     println!(
         "{} flows, {n_alerts} alerts at threshold {:.2}, {hits} of them real attacks",
         incoming.nrows(),
-        detector.threshold
+        detector.threshold()
     );
     // ANCHOR_END: detect
 
@@ -98,7 +99,7 @@ fn main() -> Result<()> {
     for (name, w) in detector.forest_names().iter().zip(detector.task_weights()) {
         println!("  weight {w:.3}  {name}");
     }
-    let init = &detector.initialisation;
+    let init = detector.initialisation();
     println!(
         "local forest: bootstrap {}, half the features per split {}, transplanted trees {}",
         init.config.bootstrap, init.config.half_features, init.config.transplant
@@ -113,11 +114,10 @@ fn main() -> Result<()> {
     let row: Vec<f64> = incoming.row(top).to_vec();
     let why = detector.explain(&row)?;
     println!(
-        "\nflow {top}: score {:.3} → {} (true label {}), logit shift {:+.2}",
+        "\nflow {top}: score {:.3} → {} (true label {})",
         why.score,
         if why.attack { "ALERT" } else { "benign" },
         truth[top],
-        why.shift
     );
     for f in &why.forests {
         println!(

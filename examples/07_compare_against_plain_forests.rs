@@ -20,12 +20,12 @@ use metaforest::eval::report::{
 };
 use metaforest::eval::{BenchParams, Draw, EvalError, Fold, Method, PortsMode, Scored};
 use metaforest::flows::{episode::stratified_split, Stratify};
-use metaforest::meta::{DomainData, MetaModel, MetaParams};
+use metaforest::meta::{DomainData, MetaModel, MetaParams, ValidMetaParams};
 
 // ANCHOR: method
 /// META as a harness method: meta-train once per fold on the known domains, adapt on every draw.
 struct Meta {
-    params: MetaParams,
+    params: ValidMetaParams,
     model: Option<MetaModel>,
 }
 
@@ -98,7 +98,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .task_learner_trees(30)
             .local_trees(20)
             .max_epochs(15)
-            .seed(7),
+            .seed(7)
+            .check()
+            .expect("valid meta-learner parameters"),
         model: None,
     };
     let started = std::time::Instant::now();

@@ -388,36 +388,7 @@ impl Method for B5 {
 /// (Saerens, Latinne & Decaestecker 2002) and its posteriors corrected to that prior. Uses unlabelled traffic.
 pub struct B6;
 
-/// EM estimate of the attack prior of unlabelled data from posteriors calibrated to `train_prior`.
-pub fn em_prior(posteriors: &[f64], train_prior: f64) -> f64 {
-    let pt = train_prior.clamp(1e-6, 1.0 - 1e-6);
-    if posteriors.is_empty() {
-        return pt;
-    }
-    let mut pi = pt;
-    for _ in 0..1000 {
-        let next =
-            posteriors.iter().map(|&p| adjust(p, pt, pi)).sum::<f64>() / posteriors.len() as f64;
-        let next = next.clamp(1e-6, 1.0 - 1e-6);
-        let done = (next - pi).abs() < 1e-8;
-        pi = next;
-        if done {
-            break;
-        }
-    }
-    pi
-}
-
-/// Posterior `p` (under prior `from`) re-expressed under prior `to` (Bayes' rule on the prior ratio).
-pub fn adjust(p: f64, from: f64, to: f64) -> f64 {
-    let a = p * to / from;
-    let b = (1.0 - p) * (1.0 - to) / (1.0 - from);
-    if a + b > 0.0 {
-        a / (a + b)
-    } else {
-        p
-    }
-}
+pub use metaforest_meta::prob::{adjust_prior, em_prior};
 
 impl Method for B6 {
     fn name(&self) -> &str {
@@ -441,7 +412,7 @@ impl Method for B6 {
         Ok(scored(
             draw.local_test_proba
                 .iter()
-                .map(|&p| adjust(p, tp, pi))
+                .map(|&p| adjust_prior(p, tp, pi))
                 .collect(),
         ))
     }
@@ -496,9 +467,9 @@ mod tests {
         let pi = em_prior(&p, 0.5);
         assert!(pi < 0.2, "prior {pi}");
         // Adjusting to the same prior is the identity.
-        assert!((adjust(0.3, 0.5, 0.5) - 0.3).abs() < 1e-12);
+        assert!((adjust_prior(0.3, 0.5, 0.5) - 0.3).abs() < 1e-12);
         // Lower attack prior lowers the posterior.
-        assert!(adjust(0.6, 0.5, 0.1) < 0.6);
+        assert!(adjust_prior(0.6, 0.5, 0.1) < 0.6);
     }
 
     #[test]

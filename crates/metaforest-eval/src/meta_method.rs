@@ -6,6 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use linfa::ParamGuard;
+
 use metaforest_meta::descriptor::ForestFacts;
 use metaforest_meta::{Detector, DomainData, Heads, MetaModel, MetaParams, TaskLearner};
 
@@ -44,8 +46,11 @@ impl SharedMetaModel {
             })
             .collect();
         let t = std::time::Instant::now();
-        let model =
-            MetaModel::fit_with_task_learners(&domains, learners, &params.clone().seed(fold.seed))?;
+        let model = MetaModel::fit_with_task_learners(
+            &domains,
+            learners,
+            &params.clone().seed(fold.seed).check()?,
+        )?;
         tracing::info!(fold = %key, seconds = t.elapsed().as_secs_f64(), "META meta-trained");
         let model = Arc::new(model);
         *slot = Some((key, Arc::clone(&model)));
@@ -119,12 +124,13 @@ impl Method for MetaMethod {
         &self.name
     }
     fn describe(&self) -> String {
-        let what = match self.params.heads {
-            Heads::Both => "meta-learned forest weights and local-forest initialisation",
-            Heads::WeightsOnly => {
+        let what = match self.params.check_ref().map(|p| p.heads()) {
+            Ok(Heads::Both) => "meta-learned forest weights and local-forest initialisation",
+            Ok(Heads::WeightsOnly) => {
                 "meta-learned forest weights over the known forests and a plain local forest"
             }
-            Heads::InitOnly => "meta-learned local-forest initialisation alone",
+            Ok(Heads::InitOnly) => "meta-learned local-forest initialisation alone",
+            Err(_) => "invalid meta-learner parameters",
         };
         let u = if self.unlabelled {
             "; local forest self-trained on unlabelled flows, threshold from the learned rule on them"
@@ -145,7 +151,7 @@ impl Method for MetaMethod {
         let proba = detector.predict_proba(fold.x_test.view());
         let pred = proba
             .iter()
-            .map(|&p| (p >= detector.threshold) as u8)
+            .map(|&p| (p >= detector.threshold()) as u8)
             .collect();
         Ok(Scored { proba, pred })
     }

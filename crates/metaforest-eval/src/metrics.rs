@@ -98,20 +98,7 @@ impl Confusion {
     }
     /// Macro-F1 over the classes present in labels or predictions (see the module docs).
     pub fn macro_f1(&self) -> f64 {
-        // F1 of a class = 2 TP / (2 TP + FP + FN); the class is absent from both labels and predictions
-        // exactly when that denominator is 0.
-        let f1 = |tp: usize, fp: usize, fn_: usize| {
-            let d = 2 * tp + fp + fn_;
-            (d > 0).then(|| 2.0 * tp as f64 / d as f64)
-        };
-        let attack = f1(self.tp, self.fp, self.fn_);
-        let benign = f1(self.tn, self.fn_, self.fp);
-        match (attack, benign) {
-            (Some(a), Some(b)) => (a + b) / 2.0,
-            (Some(a), None) => a,
-            (None, Some(b)) => b,
-            (None, None) => f64::NAN,
-        }
+        metaforest_meta::prob::macro_f1_from_counts(self.tp, self.fp, self.fn_, self.tn)
     }
 }
 

@@ -4,14 +4,38 @@
 //! batch (set) dimension: the same per-forest network scores every forest, whatever their count. Per-feature inputs
 //! of the prior head are likewise a batch over features, so no padding to a maximum feature count is needed.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use metaforest_forest::Forest;
 use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::prob::{log_loss, logit, pair_auc};
+
 /// Width of a per-forest descriptor (see [`forest_evidence`] for the slots).
 pub const FOREST_WIDTH: usize = 17;
+/// Named slots of a per-forest descriptor ([`ForestEvidence::descriptor`]), in the order [`forest_evidence`]
+/// writes them.
+pub mod forest_slot {
+    pub const IS_LOCAL: usize = 0;
+    pub const SUPPORT_LOG_LOSS: usize = 1;
+    pub const SUPPORT_ACCURACY: usize = 2;
+    pub const MEAN_P_ATTACK: usize = 3;
+    pub const MEAN_P_BENIGN: usize = 4;
+    pub const SEPARATION: usize = 5;
+    pub const SUPPORT_AUC: usize = 6;
+    pub const CONFIDENCE: usize = 7;
+    pub const AGREEMENT_LOCAL: usize = 8;
+    pub const AGREEMENT_OTHERS: usize = 9;
+    pub const TRAIN_ATTACK_PRIOR: usize = 10;
+    pub const LOG10_TRAIN_ROWS: usize = 11;
+    pub const MEAN_DEPTH: usize = 12;
+    pub const LN_MEAN_LEAVES: usize = 13;
+    pub const DISTRIBUTION_SHIFT: usize = 14;
+    pub const OUT_OF_RANGE: usize = 15;
+    pub const IMPORTANCE_COSINE: usize = 16;
+}
+
 /// Width of a per-(forest, flow) descriptor (see [`QueryEvidence`]).
 pub const QUERY_WIDTH: usize = 8;
 /// Width of the task descriptor (see [`task_descriptor`]).
@@ -22,9 +46,6 @@ pub const WEIGHT_IN: usize = FOREST_WIDTH + QUERY_WIDTH + TASK_WIDTH;
 pub const INIT_IN: usize = TASK_WIDTH + FOREST_WIDTH;
 /// Width of a per-feature descriptor for the sampling-prior head.
 pub const FEATURE_WIDTH: usize = 7;
-
-/// Probabilities are clipped to this distance from 0 and 1 before logs, so one overconfident leaf cannot give ∞.
-pub const PROB_EPS: f64 = 1e-3;
 
 /// A labelled support set: rows × features and 0/1 targets (1 = attack).
 #[derive(Clone, Copy)]
@@ -53,67 +74,6 @@ pub fn attack_probs(forest: &Forest, x: ArrayView2<f64>) -> Vec<f64> {
         return vec![0.0; p.nrows()];
     }
     p.column(1).to_vec()
-}
-
-fn clip(p: f64) -> f64 {
-    p.clamp(PROB_EPS, 1.0 - PROB_EPS)
-}
-
-pub fn logit(p: f64) -> f64 {
-    let p = clip(p);
-    (p / (1.0 - p)).ln()
-}
-
-pub fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// Mean binary log-loss of probabilities `p` against 0/1 targets.
-pub fn log_loss(p: &[f64], y: &[u32]) -> f64 {
-    if p.is_empty() {
-        return 0.0;
-    }
-    let s: f64 = p
-        .iter()
-        .zip(y)
-        .map(|(&p, &y)| {
-            let p = clip(p);
-            if y == 1 {
-                -p.ln()
-            } else {
-                -(1.0 - p).ln()
-            }
-        })
-        .sum();
-    s / p.len() as f64
-}
-
-/// ROC-AUC by pair counting (ties count one half); 0.5 when a class is absent. Supports are small, so O(n²) is fine.
-pub fn pair_auc(p: &[f64], y: &[u32]) -> f64 {
-    let (mut wins, mut pairs) = (0.0, 0.0);
-    for (i, &yi) in y.iter().enumerate() {
-        if yi != 1 {
-            continue;
-        }
-        for (j, &yj) in y.iter().enumerate() {
-            if yj == 1 {
-                continue;
-            }
-            pairs += 1.0;
-            wins += if p[i] > p[j] {
-                1.0
-            } else if p[i] == p[j] {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    if pairs == 0.0 {
-        0.5
-    } else {
-        wins / pairs
-    }
 }
 
 /// Where `v` falls in a training distribution summarised by its bin edges: 0 below the first edge, 1 above the
@@ -166,10 +126,11 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// Per tree: leaf id → (support flows in that leaf, attack flows among them). This is the "which support flows share
-/// the query's leaves" evidence: a known forest's partition used as a similarity kernel on the new domain.
+/// the query's leaves" evidence: a known forest's partition used as a similarity kernel on the new domain. A
+/// `BTreeMap`, so a saved detector's bytes do not depend on hashing order.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LeafOccupancy {
-    per_tree: Vec<HashMap<u32, (f32, f32)>>,
+    per_tree: Vec<BTreeMap<u32, (f32, f32)>>,
 }
 
 impl LeafOccupancy {
@@ -177,7 +138,7 @@ impl LeafOccupancy {
         let leaves = forest
             .apply(support.x)
             .expect("feature width checked before scoring");
-        let mut per_tree = vec![HashMap::new(); leaves.ncols()];
+        let mut per_tree = vec![BTreeMap::new(); leaves.ncols()];
         for (row, leaf_row) in leaves.axis_iter(Axis(0)).enumerate() {
             let attack = if support.y[row] == 1 { 1.0 } else { 0.0 };
             for (t, &leaf) in leaf_row.iter().enumerate() {
@@ -212,6 +173,13 @@ pub struct ForestEvidence {
     pub descriptor: [f32; FOREST_WIDTH],
     pub occupancy: LeafOccupancy,
     pub support_probs: Vec<f64>,
+}
+
+impl ForestEvidence {
+    /// The value of one descriptor slot ([`forest_slot`]).
+    pub fn slot(&self, slot: usize) -> f64 {
+        self.descriptor[slot] as f64
+    }
 }
 
 /// Static facts about a forest that do not depend on the task.
@@ -304,7 +272,7 @@ pub fn forest_evidence(
             let (pa, pb) = (mean_where(1), mean_where(0));
             let d = [
                 (i == local) as u8 as f64,
-                log_loss(p, support.y),
+                log_loss(support.y, p),
                 acc,
                 pa,
                 pb,
@@ -408,7 +376,7 @@ impl UnlabelledSummary {
             / known.len().max(1) as f64;
         Some(Self {
             local_mean,
-            em_prior: crate::detector::em_prior(&p, 0.5),
+            em_prior: crate::prob::em_prior(&p, 0.5),
             known_mean,
         })
     }
@@ -425,10 +393,10 @@ pub fn task_descriptor(
     unlabelled: Option<&UnlabelledSummary>,
 ) -> [f32; TASK_WIDTH] {
     let n = known.len().max(1) as f64;
-    let mean = |slot: usize| known.iter().map(|e| e.descriptor[slot] as f64).sum::<f64>() / n;
+    let mean = |slot: usize| known.iter().map(|e| e.slot(slot)).sum::<f64>() / n;
     let best_auc = known
         .iter()
-        .map(|e| e.descriptor[6] as f64)
+        .map(|e| e.slot(forest_slot::SUPPORT_AUC))
         .fold(0.5, f64::max);
     let nf = stats.smd.len().max(1) as f64;
     let (given, local_mean, em, known_mean) = match unlabelled {
@@ -438,15 +406,15 @@ pub fn task_descriptor(
     let d = [
         (k.max(1) as f64).ln() / 100f64.ln(),
         known.len() as f64 / 8.0,
-        mean(1),
+        mean(forest_slot::SUPPORT_LOG_LOSS),
         best_auc,
-        mean(6),
-        mean(4),
-        mean(3),
+        mean(forest_slot::SUPPORT_AUC),
+        mean(forest_slot::MEAN_P_BENIGN),
+        mean(forest_slot::MEAN_P_ATTACK),
         stats.constant.iter().filter(|&&c| c).count() as f64 / nf,
         stats.smd.iter().sum::<f64>() / nf,
         stats.smd.iter().copied().fold(0.0, f64::max),
-        mean(14),
+        mean(forest_slot::DISTRIBUTION_SHIFT),
         given,
         local_mean,
         em,

@@ -5,8 +5,9 @@ use linfa::ParamGuard;
 use metaforest_forest::{Forest, ForestParams, MaxFeatures};
 use serde::{Deserialize, Serialize};
 
-use crate::descriptor::{pair_auc, ForestEvidence, Support};
+use crate::descriptor::{attack_probs, forest_slot, ForestEvidence, Support};
 use crate::error::Result;
+use crate::prob::pair_auc;
 
 /// One point of the configuration grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,7 +92,7 @@ pub fn best_donor(known: &[ForestEvidence], support: Support) -> Option<usize> {
             (
                 i,
                 pair_auc(&e.support_probs, support.y),
-                -(e.descriptor[1] as f64),
+                -e.slot(forest_slot::SUPPORT_LOG_LOSS),
             )
         })
         .max_by(|a, b| a.1.total_cmp(&b.1).then(a.2.total_cmp(&b.2)))
@@ -168,7 +169,7 @@ pub fn self_train(
     support: Support,
     unlabelled: ndarray::ArrayView2<f64>,
 ) -> Result<Forest> {
-    let p = crate::descriptor::attack_probs(local, unlabelled);
+    let p = attack_probs(local, unlabelled);
     let pick: Vec<usize> = (0..p.len())
         .filter(|&i| p[i] <= PSEUDO_LABEL_MARGIN || p[i] > 1.0 - PSEUDO_LABEL_MARGIN)
         .collect();

@@ -9,7 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::detector::Detector;
 use crate::error::{MetaError, Result};
-use crate::learner::MetaModel;
+use crate::model::MetaModel;
 use crate::network::{from_safetensors, to_safetensors, MlpMetaLearner};
 
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
@@ -97,39 +97,56 @@ const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 const DETECTOR_MAGIC: &[u8; 8] = b"MFDETECT";
 
 /// On disk the heads travel as dfdx safetensors bytes; everything else as it is.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Stored<T> {
     body: T,
     heads_safetensors: Vec<Vec<u8>>,
 }
 
-fn store<T: Clone>(body: &T, heads: &MlpMetaLearner, strip: impl Fn(&mut T)) -> Result<Stored<T>> {
-    let mut body = body.clone();
-    strip(&mut body);
-    Ok(Stored {
-        body,
-        heads_safetensors: to_safetensors(heads)?,
-    })
+/// The stored form of a meta-model: its body with empty heads, then the heads as safetensors.
+struct StoredModel<'a> {
+    model: &'a MetaModel,
+    heads_safetensors: Vec<Vec<u8>>,
+}
+
+impl Serialize for StoredModel<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Body<'a>(&'a MetaModel);
+        impl Serialize for Body<'_> {
+            fn serialize<S: serde::Serializer>(
+                &self,
+                s: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                let no_heads = MlpMetaLearner {
+                    weight: None,
+                    config: None,
+                    prior: None,
+                };
+                self.0.serialize_with_heads(&no_heads, s)
+            }
+        }
+        let mut st = s.serialize_struct("Stored", 2)?;
+        st.serialize_field("body", &Body(self.model))?;
+        st.serialize_field("heads_safetensors", &self.heads_safetensors)?;
+        st.end()
+    }
 }
 
 impl MetaModel {
     /// Saves the whole meta-model: known forests, heads (safetensors), normalisation, parameters.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let stored = store(self, &self.heads, |m| {
-            m.heads = MlpMetaLearner {
-                weight: None,
-                config: None,
-                prior: None,
-            }
-        })?;
+        let stored = StoredModel {
+            model: self,
+            heads_safetensors: to_safetensors(self.heads())?,
+        };
         write_file(path.as_ref(), META_MAGIC, &stored)
     }
 
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let stored: Stored<MetaModel> = read_file(path.as_ref(), META_MAGIC)?;
-        let mut model = stored.body;
-        model.heads = from_safetensors(&stored.heads_safetensors)?;
-        Ok(model)
+        let heads = from_safetensors(&stored.heads_safetensors)?;
+        Ok(stored.body.with_heads(heads))
     }
 }
 

@@ -8,21 +8,23 @@
 
 use std::sync::Arc;
 
+use crate::adapt::{argmax, Adapter, TaskLearner, UNLABELLED_SAMPLE};
+use crate::descriptor::*;
+use crate::error::{MetaError, Result};
+use crate::init::*;
+use crate::model::{MetaModel, TrainReport};
+use crate::network::*;
+use crate::params::ValidMetaParams;
+use crate::prob::log_loss;
+use crate::threshold::{ThresholdEpisode, ThresholdRule};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use linfa::ParamGuard;
 use metaforest_forest::{Forest, ForestParams};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
-
-use crate::descriptor::*;
-use crate::error::{MetaError, Result};
-use crate::init::*;
-use crate::network::*;
-use crate::threshold::{ThresholdEpisode, ThresholdRule};
 
 /// One known domain's rows: features, 0/1 targets and the attack-class code of each row (0 = benign).
 #[derive(Clone, Debug)]
@@ -52,14 +54,6 @@ impl DomainData {
             class,
         }
     }
-}
-
-/// A forest trained on all of one known domain, with the facts its descriptors need.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct TaskLearner {
-    pub name: String,
-    pub forest: Forest,
-    pub facts: ForestFacts,
 }
 
 /// Trains one forest per domain, in parallel; each forest's seed derives from the base seed and its index, so the
@@ -97,175 +91,6 @@ pub fn mix(seed: u64, index: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Which halves of the meta-learner are active (the ablation switch).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Heads {
-    /// Learned weights over known forests and a learned local-forest initialisation.
-    Both,
-    /// Learned weights over known forests and a plain local forest.
-    WeightsOnly,
-    /// The learned initialisation of the local forest, used alone at threshold 0.5.
-    InitOnly,
-}
-
-impl Heads {
-    pub fn weights(self) -> bool {
-        matches!(self, Heads::Both | Heads::WeightsOnly)
-    }
-    pub fn init(self) -> bool {
-        matches!(self, Heads::Both | Heads::InitOnly)
-    }
-}
-
-/// Meta-training parameters (builder; validated by [`MetaParams::check`] before any work starts).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct MetaParams {
-    pub n_episodes: usize,
-    pub ks: Vec<usize>,
-    pub query_size: usize,
-    pub task_learner_trees: usize,
-    pub local: LocalForestSettings,
-    pub schedule: TrainSchedule,
-    pub val_fraction: f64,
-    /// Share of episodes drawn as "benign vs one attack class" tasks (the rest are "benign vs every attack").
-    pub class_task_share: f64,
-    pub heads: Heads,
-    pub seed: u64,
-    pub progress: bool,
-}
-
-impl Default for MetaParams {
-    fn default() -> Self {
-        Self {
-            n_episodes: 480,
-            ks: vec![1, 2, 5, 10, 20, 50],
-            query_size: 256,
-            task_learner_trees: 60,
-            local: LocalForestSettings::default(),
-            schedule: TrainSchedule {
-                max_epochs: 40,
-                patience: 5,
-                learning_rate: 1e-3,
-                seed: 0,
-            },
-            val_fraction: 0.2,
-            class_task_share: 0.5,
-            // Weights only: on P1 (30 paired draws) the learned initialisation cost 0.4–1.7 macro-F1 points at
-            // every K, with or without the weights (see the ablation rows of `metaforest bench p1 --ablation`).
-            heads: Heads::WeightsOnly,
-            seed: 0,
-            progress: false,
-        }
-    }
-}
-
-macro_rules! setter {
-    ($name:ident, $ty:ty) => {
-        pub fn $name(mut self, v: $ty) -> Self {
-            self.$name = v;
-            self
-        }
-    };
-}
-
-impl MetaParams {
-    setter!(n_episodes, usize);
-    setter!(ks, Vec<usize>);
-    setter!(query_size, usize);
-    setter!(task_learner_trees, usize);
-    setter!(val_fraction, f64);
-    setter!(class_task_share, f64);
-    setter!(heads, Heads);
-    setter!(progress, bool);
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self.schedule.seed = seed;
-        self.local.seed = seed;
-        self
-    }
-    pub fn local_trees(mut self, n: usize) -> Self {
-        self.local.n_trees = n;
-        self
-    }
-    pub fn max_epochs(mut self, n: usize) -> Self {
-        self.schedule.max_epochs = n;
-        self
-    }
-
-    /// Rejects values that would fail (or silently degrade) later, before any forest is trained.
-    pub fn check(&self) -> Result<&Self> {
-        let bad = |name, reason: &str| {
-            Err(MetaError::InvalidParam {
-                name,
-                reason: reason.to_string(),
-            })
-        };
-        if self.n_episodes < 10 {
-            return bad(
-                "n_episodes",
-                "need at least 10 episodes (some are held out for early stopping)",
-            );
-        }
-        if self.ks.is_empty() || self.ks.contains(&0) {
-            return bad("ks", "give one or more K values, each at least 1");
-        }
-        if self.query_size < 8 {
-            return bad("query_size", "need at least 8 query flows per episode");
-        }
-        if self.task_learner_trees == 0 || self.local.n_trees < 4 {
-            return bad(
-                "trees",
-                "task learners need ≥ 1 tree and the local forest ≥ 4",
-            );
-        }
-        if !(0.05..=0.5).contains(&self.val_fraction) {
-            return bad("val_fraction", "must lie in [0.05, 0.5]");
-        }
-        if !(0.0..=1.0).contains(&self.class_task_share) {
-            return bad("class_task_share", "must lie in [0, 1]");
-        }
-        if self.schedule.max_epochs == 0
-            || self.schedule.learning_rate.is_nan()
-            || self.schedule.learning_rate <= 0.0
-        {
-            return bad("schedule", "max_epochs ≥ 1 and a positive learning rate");
-        }
-        Ok(self)
-    }
-}
-
-/// A trained meta-model: the known domains' forests, the heads, and the input normalisation (fitted on
-/// meta-training episodes only).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct MetaModel {
-    pub params: MetaParams,
-    pub n_features: usize,
-    pub known: Arc<Vec<TaskLearner>>,
-    pub heads: MlpMetaLearner,
-    pub weight_norm: Normalizer,
-    pub init_norm: Normalizer,
-    pub feature_norm: Normalizer,
-    /// Threshold from the share of a domain's unlabelled flows the detector flags (used only when they are given).
-    pub threshold_rule: ThresholdRule,
-    /// Training summary: episodes used and the final validation losses.
-    pub report: TrainReport,
-}
-
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct TrainReport {
-    pub episodes_train: usize,
-    pub episodes_val: usize,
-    pub weight_val_loss: f64,
-    /// Whether the configuration and prior heads beat the plain local forest on the validation domain (else off).
-    pub config_head_kept: bool,
-    pub prior_head_kept: bool,
-    /// Epochs of the weighting head chosen on the validation domain (0: the untrained, local-anchored head kept).
-    pub weight_epochs: usize,
-    /// Validation query loss of an untrained head (equal head outputs: the local forest's anchored 0.9 weight, no
-    /// shift), for comparison.
-    pub equal_weight_val_loss: f64,
-}
-
 /// The rows of one episode inside its domain.
 struct EpisodeRows {
     target: usize,
@@ -292,12 +117,16 @@ impl EpisodeRows {
     }
 }
 
-fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Option<EpisodeRows> {
-    let mut rng = ChaCha8Rng::seed_from_u64(mix(params.seed, 1_000_000 + index));
+fn draw_episode(
+    domains: &[DomainData],
+    params: &ValidMetaParams,
+    index: u64,
+) -> Option<EpisodeRows> {
+    let mut rng = ChaCha8Rng::seed_from_u64(mix(params.seed(), 1_000_000 + index));
     let t = rng.gen_range(0..domains.len());
     let d = &domains[t];
     let benign: Vec<usize> = (0..d.y.len()).filter(|&r| d.y[r] == 0).collect();
-    let class_task = rng.gen_bool(params.class_task_share);
+    let class_task = rng.gen_bool(params.class_task_share());
     let attack_rows: Vec<usize> = if class_task {
         // "benign vs attack class c": pick among classes with enough rows for a support and some query flows.
         let mut classes: Vec<u16> = d.class.iter().copied().filter(|&c| c != 0).collect();
@@ -322,7 +151,7 @@ fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Opti
         return None;
     }
     // K may not exceed what leaves at least one flow of each class for the query.
-    let k = (*params.ks.choose(&mut rng)?).min((smallest - 1).max(1));
+    let k = (*params.ks().choose(&mut rng)?).min((smallest - 1).max(1));
     let mut b = benign.clone();
     let mut a = attack_rows;
     b.shuffle(&mut rng);
@@ -331,7 +160,7 @@ fn draw_episode(domains: &[DomainData], params: &MetaParams, index: u64) -> Opti
     // Query: natural balance of this task in the domain, at least one flow of each class.
     let (rest_b, rest_a) = (&b[k..], &a[k..]);
     let total = (rest_b.len() + rest_a.len()) as f64;
-    let q = params.query_size.min(rest_b.len() + rest_a.len());
+    let q = params.query_size().min(rest_b.len() + rest_a.len());
     let qa = ((q as f64 * rest_a.len() as f64 / total).round() as usize).clamp(1, rest_a.len());
     let qb = (q.saturating_sub(qa)).clamp(1, rest_b.len());
     let query = rest_b[..qb].iter().chain(&rest_a[..qa]).copied().collect();
@@ -365,19 +194,10 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(i, _)| i)
-        .unwrap_or(0)
-}
-
 /// Class-balanced query log-loss of the local forest grown with and without the learned sampling prior, over the
 /// validation episodes (mean of the two classes' mean losses, so no domain's class balance decides).
 fn self_check_prior(
-    model: &MetaModel,
+    adapter: &Adapter,
     domains: &[DomainData],
     val: &[EpisodeRows],
 ) -> Result<(f64, f64)> {
@@ -389,10 +209,10 @@ fn self_check_prior(
                 x: sx.view(),
                 y: &sy,
             };
-            let ids = model.known_except(s.target);
-            let settings = model.local_settings(s);
-            let known: Vec<&Forest> = ids.iter().map(|&i| &model.known[i].forest).collect();
-            let with = model.initialise(&ids, support, &settings)?;
+            let ids = known_except(adapter, s.target);
+            let settings = local_settings(adapter, s);
+            let known = adapter.known_forests(&ids);
+            let with = adapter.initialise(&ids, support, &settings)?;
             let without = Initialisation {
                 feature_prior: None,
                 ..with.clone()
@@ -418,7 +238,7 @@ fn balanced_log_loss(p: &[f64], y: &[u32]) -> f64 {
             .filter(|(_, &c)| c == class)
             .map(|(&p, &c)| (p, c))
             .unzip();
-        log_loss(&pp, &yy)
+        log_loss(&yy, &pp)
     };
     (part(0) + part(1)) / 2.0
 }
@@ -471,9 +291,6 @@ fn leave_one_domain_out_epochs(
     Ok(chosen.into_iter().min())
 }
 
-/// Unlabelled flows per meta-training episode (and the default sample size at adaptation).
-pub const UNLABELLED_SAMPLE: usize = 512;
-
 /// Stage-A episode: inputs and targets of the initialisation heads.
 struct InitEpisode {
     config_in: [f32; INIT_IN],
@@ -499,10 +316,98 @@ pub(crate) fn flow_major(probs: &[Vec<f64>]) -> Vec<f32> {
         .collect()
 }
 
+/// Known forests other than the episode's pseudo-target.
+fn known_except(adapter: &Adapter, target: usize) -> Vec<usize> {
+    (0..adapter.known.len()).filter(|&i| i != target).collect()
+}
+
+/// The local forest's settings in an episode: seeded by the episode's first support row.
+fn local_settings(adapter: &Adapter, s: &EpisodeRows) -> LocalForestSettings {
+    LocalForestSettings {
+        n_trees: adapter.params.local().n_trees,
+        seed: mix(adapter.params.seed(), s.support[0] as u64),
+    }
+}
+
+fn progress_bar(params: &ValidMetaParams, len: usize, msg: &'static str) -> ProgressBar {
+    if params.progress() {
+        ProgressBar::new(len as u64)
+            .with_style(
+                ProgressStyle::with_template("{msg:>28} {bar:40} {pos}/{len} [{elapsed}<{eta}]")
+                    .expect("static template"),
+            )
+            .with_message(msg)
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// Draws the episodes and orders them training first, validation last; returns them with the validation count.
+///
+/// Early stopping must reward what transfers to an unseen domain, so the validation episodes are those of one whole
+/// known domain (the last), never seen by the heads while they train; the weighting head is then refit on every
+/// episode for the epoch count that domain chose. Without enough of them, a random share is used.
+fn draw_episodes(
+    domains: &[DomainData],
+    params: &ValidMetaParams,
+) -> Result<(Vec<EpisodeRows>, usize)> {
+    let specs: Vec<EpisodeRows> = (0..params.n_episodes() as u64)
+        .filter_map(|i| draw_episode(domains, params, i))
+        .collect();
+    if specs.len() < 10 {
+        return Err(MetaError::NoEpisodes(format!(
+            "only {} of {} episodes could be drawn",
+            specs.len(),
+            params.n_episodes()
+        )));
+    }
+    let val_domain = domains.len() - 1;
+    let (mut train_specs, val_specs): (Vec<_>, Vec<_>) =
+        specs.into_iter().partition(|s| s.target != val_domain);
+    let specs: Vec<EpisodeRows> = if val_specs.len() < 2 || train_specs.len() < 8 {
+        train_specs.extend(val_specs);
+        train_specs
+    } else {
+        train_specs.into_iter().chain(val_specs).collect()
+    };
+    let n_val = specs.iter().filter(|s| s.target == val_domain).count();
+    let n_val = if n_val >= 2 && specs.len() - n_val >= 8 {
+        n_val
+    } else {
+        ((specs.len() as f64 * params.val_fraction()).round() as usize).max(2)
+    };
+    Ok((specs, n_val))
+}
+
+/// The adapter before any head is trained: no heads, identity normalisers, threshold ½.
+fn untrained_adapter(
+    params: &ValidMetaParams,
+    n_features: usize,
+    known: Vec<TaskLearner>,
+) -> Adapter {
+    let identity = |width: usize| Normalizer {
+        mean: vec![0.0; width],
+        scale: vec![1.0; width],
+    };
+    Adapter {
+        params: params.clone(),
+        n_features,
+        known,
+        heads: MlpMetaLearner {
+            weight: None,
+            config: None,
+            prior: None,
+        },
+        weight_norm: identity(WEIGHT_IN),
+        init_norm: identity(INIT_IN),
+        feature_norm: identity(FEATURE_WIDTH),
+        threshold_rule: ThresholdRule::NEUTRAL,
+    }
+}
+
 impl MetaModel {
     /// Meta-trains on known domains. Never sees any other data: the held-out domain is not an argument.
-    pub fn fit(domains: &[DomainData], params: &MetaParams) -> Result<Self> {
-        params.check()?;
+    pub fn fit(domains: &[DomainData], params: &ValidMetaParams) -> Result<Self> {
         if domains.len() < 2 {
             return Err(MetaError::TooFewDomains {
                 needed: 2,
@@ -516,7 +421,7 @@ impl MetaModel {
                 got: d.x.ncols(),
             });
         }
-        let known = train_task_learners(domains, params.task_learner_trees, params.seed)?;
+        let known = train_task_learners(domains, params.task_learner_trees(), params.seed())?;
         tracing::info!(
             domains = known.len(),
             "meta-training: task learners trained"
@@ -529,431 +434,268 @@ impl MetaModel {
     pub fn fit_with_task_learners(
         domains: &[DomainData],
         known: Vec<TaskLearner>,
-        params: &MetaParams,
+        params: &ValidMetaParams,
     ) -> Result<Self> {
-        params.check()?;
         if domains.len() < 2 || known.len() != domains.len() {
             return Err(MetaError::TooFewDomains {
                 needed: 2.max(domains.len()),
                 got: known.len().min(domains.len()),
             });
         }
-        let nf = domains[0].x.ncols();
-        let mut specs: Vec<EpisodeRows> = (0..params.n_episodes as u64)
-            .filter_map(|i| draw_episode(domains, params, i))
-            .collect();
-        if specs.len() < 10 {
-            return Err(MetaError::NoEpisodes(format!(
-                "only {} of {} episodes could be drawn",
-                specs.len(),
-                params.n_episodes
-            )));
-        }
-        // Early stopping must reward what transfers to an unseen domain, so the validation episodes are those of one
-        // whole known domain (the last), never seen by the heads while they train; the weighting head is then refit
-        // on every episode for the epoch count that domain chose. Without enough of them, a random share is used.
-        let val_domain = domains.len() - 1;
-        let (mut train_specs, val_specs): (Vec<_>, Vec<_>) =
-            specs.into_iter().partition(|s| s.target != val_domain);
-        if val_specs.len() < 2 || train_specs.len() < 8 {
-            train_specs.extend(val_specs);
-            specs = train_specs;
-        } else {
-            specs = train_specs.into_iter().chain(val_specs).collect();
-        }
-        let n_val = specs.iter().filter(|s| s.target == val_domain).count();
-        let n_val = if n_val >= 2 && specs.len() - n_val >= 8 {
-            n_val
-        } else {
-            ((specs.len() as f64 * params.val_fraction).round() as usize).max(2)
-        };
+        let (specs, n_val) = draw_episodes(domains, params)?;
         let n_train = specs.len() - n_val;
-        let bar = |len: usize, msg: &'static str| {
-            if params.progress {
-                ProgressBar::new(len as u64)
-                    .with_style(
-                        ProgressStyle::with_template(
-                            "{msg:>28} {bar:40} {pos}/{len} [{elapsed}<{eta}]",
-                        )
-                        .expect("static template"),
-                    )
-                    .with_message(msg)
-            } else {
-                ProgressBar::hidden()
-            }
+        let mut adapter = untrained_adapter(params, domains[0].x.ncols(), known);
+        let mut report = TrainReport {
+            episodes_train: n_train,
+            episodes_val: n_val,
+            ..Default::default()
         };
-
-        let mut model = MetaModel {
-            params: params.clone(),
-            n_features: nf,
-            known: Arc::new(known),
-            heads: MlpMetaLearner {
-                weight: None,
-                config: None,
-                prior: None,
-            },
-            weight_norm: Normalizer {
-                mean: vec![0.0; WEIGHT_IN],
-                scale: vec![1.0; WEIGHT_IN],
-            },
-            init_norm: Normalizer {
-                mean: vec![0.0; INIT_IN],
-                scale: vec![1.0; INIT_IN],
-            },
-            feature_norm: Normalizer {
-                mean: vec![0.0; FEATURE_WIDTH],
-                scale: vec![1.0; FEATURE_WIDTH],
-            },
-            threshold_rule: ThresholdRule::NEUTRAL,
-            report: TrainReport {
-                episodes_train: n_train,
-                episodes_val: n_val,
-                ..Default::default()
-            },
-        };
-
-        // Stage A: initialisation heads.
-        if params.heads.init() {
-            let stage_a: Vec<InitEpisode> = specs
-                .par_iter()
-                .progress_with(bar(specs.len(), "episodes (initialisation)"))
-                .map(|s| model.init_episode(domains, s))
-                .collect::<Result<_>>()?;
-            let mut cfg_in: Vec<[f32; INIT_IN]> = stage_a.iter().map(|e| e.config_in).collect();
-            model.init_norm = Normalizer::fit(&cfg_in[..n_train]);
-            model.init_norm.apply(&mut cfg_in);
-            let mut feat: Vec<Vec<[f32; FEATURE_WIDTH]>> =
-                stage_a.iter().map(|e| e.feature_in.clone()).collect();
-            let all_feat: Vec<[f32; FEATURE_WIDTH]> =
-                feat[..n_train].iter().flatten().copied().collect();
-            model.feature_norm = Normalizer::fit(&all_feat);
-            feat.iter_mut().for_each(|f| model.feature_norm.apply(f));
-            let cfg: Vec<_> = cfg_in
-                .into_iter()
-                .zip(stage_a.iter().map(|e| e.config_target))
-                .collect();
-            let pri: Vec<_> = feat
-                .into_iter()
-                .zip(stage_a.iter().map(|e| e.prior_target.clone()))
-                .collect();
-            // Each learned half of the initialisation must beat the plain default on the validation domain's
-            // episodes (a domain the heads never trained on), or it is switched off: a head that only fits the
-            // training domains would cost the new domain accuracy.
-            let config = train_config_head(&cfg[..n_train], &cfg[n_train..], &params.schedule)?;
-            let val_a = &stage_a[n_train..];
-            let chosen_loss = mean(cfg[n_train..].iter().zip(val_a).map(|((x, _), e)| {
-                let logits = config.forward(x);
-                e.config_losses[argmax(&logits)]
-            }));
-            let plain_loss = mean(val_a.iter().map(|e| e.config_losses[0]));
-            tracing::info!(
-                chosen_loss,
-                plain_loss,
-                "meta-training: configuration head check"
-            );
-            model.report.config_head_kept = chosen_loss < plain_loss;
-            model.heads.config = model.report.config_head_kept.then_some(config);
-            model.heads.prior = Some(train_prior_head(
-                &pri[..n_train],
-                &pri[n_train..],
-                &params.schedule,
-            )?);
-            let (with_prior, without) = self_check_prior(&model, domains, &specs[n_train..])?;
-            tracing::info!(with_prior, without, "meta-training: prior head check");
-            model.report.prior_head_kept = with_prior < without;
-            if !model.report.prior_head_kept {
-                model.heads.prior = None;
-            }
+        if params.heads().init() {
+            train_init_heads(&mut adapter, &mut report, domains, &specs, n_train)?;
         }
-
-        // Stage B: weighting head, on local forests grown from the (now learned) initialisation.
-        if params.heads.weights() {
-            let mut stage_b: Vec<WeightEpisode> = specs
-                .par_iter()
-                .progress_with(bar(specs.len(), "episodes (weighting)"))
-                .map(|s| model.weight_episode(domains, s))
-                .collect::<Result<_>>()?;
-            let rows: Vec<[f32; WEIGHT_IN]> = stage_b[..n_train]
-                .iter()
-                .flat_map(|e| e.rows.clone())
-                .collect();
-            model.weight_norm = Normalizer::fit(&rows);
-            stage_b.iter_mut().for_each(|e| {
-                model.weight_norm.apply(&mut e.rows);
-                model.weight_norm.apply(&mut e.unlabelled_rows);
-            });
-            let (train, val) = stage_b.split_at(n_train);
-            let equal = zero_weight_head();
-            model.report.equal_weight_val_loss =
-                weight_loss(&equal, &val.iter().collect::<Vec<_>>());
-            let (train, val): (Vec<&WeightEpisode>, Vec<&WeightEpisode>) =
-                (train.iter().collect(), val.iter().collect());
-            let (_, val_loss, split_epochs) =
-                train_weight_head(&train, &val, &params.schedule, None)?;
-            let targets: Vec<usize> = specs.iter().map(|s| s.target).collect();
-            let best_epochs = leave_one_domain_out_epochs(&stage_b, &targets, &params.schedule)?
-                .unwrap_or(split_epochs);
-            model.report.weight_val_loss = val_loss;
-            model.report.weight_epochs = best_epochs;
-            // No epoch beat the untrained, local-anchored head on the unseen domain: keep exactly that (zero
-            // outputs), rather than weights that only fit the training domains.
-            let mlp = if best_epochs == 0 {
-                equal
-            } else {
-                let all: Vec<&WeightEpisode> = stage_b.iter().collect();
-                train_weight_head(&all, &[], &params.schedule, Some(best_epochs))?.0
-            };
-            model.heads.weight = Some(mlp);
-            tracing::info!(
-                val_loss,
-                anchored_untrained = model.report.equal_weight_val_loss,
-                "meta-training: weighting head done"
-            );
-            // The threshold rule, on the whole-domain episodes (a new network's traffic is all of its attacks at its
-            // own balance, not one attack class); kept only if it beats threshold ½ on known domains held out.
-            let (threshold_episodes, groups): (Vec<ThresholdEpisode>, Vec<usize>) = stage_b
-                .par_iter()
-                .zip(&specs)
-                .filter(|(_, s)| s.whole_domain)
-                .map(|(e, s)| {
-                    let learner = &model.heads;
-                    let query = combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests);
-                    let unlabelled = combine(
-                        &learner.score_rows(&e.unlabelled_rows),
-                        &e.unlabelled_probs,
-                        e.n_forests,
-                    );
-                    let episode = ThresholdEpisode {
-                        query_probs: query,
-                        labels: e.labels.iter().map(|&y| (y > 0.5) as u32).collect(),
-                        flagged: ThresholdRule::flagged_share(&unlabelled),
-                    };
-                    (episode, s.target)
-                })
-                .filter(|(e, _)| e.labels.contains(&1) && e.labels.contains(&0))
-                .unzip();
-            model.threshold_rule = ThresholdRule::fit_checked(&threshold_episodes, &groups);
-            tracing::info!(rule = ?model.threshold_rule, "meta-training: threshold rule");
+        if params.heads().weights() {
+            let stage_b = train_weighting(&mut adapter, &mut report, domains, &specs, n_train)?;
+            adapter.threshold_rule = fit_threshold_rule(&adapter, &stage_b, &specs);
         }
-        Ok(model)
-    }
-
-    fn known_except(&self, target: usize) -> Vec<usize> {
-        (0..self.known.len()).filter(|&i| i != target).collect()
-    }
-
-    fn init_episode(&self, domains: &[DomainData], s: &EpisodeRows) -> Result<InitEpisode> {
-        let (sx, sy, qx, qy) = s.matrices(domains);
-        let support = Support {
-            x: sx.view(),
-            y: &sy,
-        };
-        let ids = self.known_except(s.target);
-        let settings = self.local_settings(s);
-        let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
-        let plain = grow_local(&Initialisation::plain(), &settings, support, &known_forests)?;
-        let (evidence, stats) = self.evidence(&ids, &plain, support);
-        let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, None);
-        let donor = best_donor(&evidence[..ids.len()], support);
-        let losses: Vec<f64> = CONFIGS
-            .iter()
-            .map(|&config| {
-                let init = Initialisation {
-                    config,
-                    config_probs: vec![],
-                    feature_prior: None,
-                    donor,
-                };
-                let local = grow_local(&init, &settings, support, &known_forests)?;
-                Ok(log_loss(&attack_probs(&local, qx.view()), &qy))
-            })
-            .collect::<Result<_>>()?;
-        let best = losses.iter().copied().fold(f64::INFINITY, f64::min);
-        let e: Vec<f64> = losses
-            .iter()
-            .map(|l| (-(l - best) / CONFIG_TEMPERATURE).exp())
-            .collect();
-        let z: f64 = e.iter().sum();
-        let mut config_target = [0f32; N_CONFIGS];
-        config_target
-            .iter_mut()
-            .zip(&e)
-            .for_each(|(t, v)| *t = (v / z) as f32);
-        let facts: Vec<(&Forest, &ForestFacts)> = ids
-            .iter()
-            .map(|&i| (&self.known[i].forest, &self.known[i].facts))
-            .collect();
-        let feature_in = feature_inputs(&facts, &plain.feature_importances(), support, &stats);
-        let target_imp = &self.known[s.target].facts.importances;
-        let z: f64 = target_imp.iter().sum::<f64>().max(1e-12);
-        Ok(InitEpisode {
-            config_in: init_input(&task, &evidence[..ids.len()]),
-            config_target,
-            feature_in,
-            prior_target: target_imp.iter().map(|v| (v / z) as f32).collect(),
-            config_losses: losses
-                .clone()
-                .try_into()
-                .expect("one loss per configuration"),
+        Ok(MetaModel {
+            adapter: Arc::new(adapter),
+            report,
         })
-    }
-
-    fn weight_episode(&self, domains: &[DomainData], s: &EpisodeRows) -> Result<WeightEpisode> {
-        let d = &domains[s.target];
-        let (sx, qx) = (select(&d.x, &s.support), select(&d.x, &s.query));
-        let sy: Vec<u32> = s.support.iter().map(|&r| d.y[r]).collect();
-        let support = Support {
-            x: sx.view(),
-            y: &sy,
-        };
-        let ids = self.known_except(s.target);
-        let ux = select(&d.x, &s.unlabelled);
-        let (_, local, evidence, task) =
-            self.analyse(&ids, support, &self.local_settings(s), None)?;
-        let mut forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
-        forests.push(&local);
-        let q = query_evidence(&forests, &evidence, &task, qx.view());
-        let u = query_evidence(&forests, &evidence, &task, ux.view());
-        let labels: Vec<f32> = s.query.iter().map(|&r| d.y[r] as f32).collect();
-        Ok(WeightEpisode {
-            probs: flow_major(&q.probs),
-            rows: q.rows,
-            loss_weights: loss_weights(&labels, true),
-            labels,
-            n_forests: forests.len(),
-            unlabelled_probs: flow_major(&u.probs),
-            unlabelled_rows: u.rows,
-        })
-    }
-
-    fn local_settings(&self, s: &EpisodeRows) -> LocalForestSettings {
-        LocalForestSettings {
-            n_trees: self.params.local.n_trees,
-            seed: mix(self.params.seed, s.support[0] as u64),
-        }
-    }
-
-    /// Evidence of the known forests `ids` plus `local` (last) on the support, and the support's statistics.
-    fn evidence(
-        &self,
-        ids: &[usize],
-        local: &Forest,
-        support: Support,
-    ) -> (Vec<ForestEvidence>, SupportStats) {
-        let local_facts = ForestFacts::of(local, support.y.len());
-        let mut pairs: Vec<(&Forest, &ForestFacts)> = ids
-            .iter()
-            .map(|&i| (&self.known[i].forest, &self.known[i].facts))
-            .collect();
-        pairs.push((local, &local_facts));
-        (forest_evidence(&pairs, support), SupportStats::of(support))
-    }
-
-    /// Decides the initialisation for a support.
-    pub(crate) fn initialise(
-        &self,
-        ids: &[usize],
-        support: Support,
-        settings: &LocalForestSettings,
-    ) -> Result<Initialisation> {
-        if !self.params.heads.init() {
-            return Ok(Initialisation::plain());
-        }
-        let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
-        let plain = grow_local(&Initialisation::plain(), settings, support, &known_forests)?;
-        let (evidence, stats) = self.evidence(ids, &plain, support);
-        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
-        let mut cfg_in = [init_input(&task, &evidence[..ids.len()])];
-        self.init_norm.apply(&mut cfg_in);
-        let logits = self.heads.config_logits(&cfg_in[0]);
-        // A head switched off by its validation check leaves the plain configuration (index 0).
-        let best = if self.heads.config.is_some() {
-            argmax(&logits)
-        } else {
-            0
-        };
-        let max = logits.iter().copied().fold(f32::MIN, f32::max);
-        let z: f32 = logits.iter().map(|l| (l - max).exp()).sum();
-        let facts: Vec<(&Forest, &ForestFacts)> = ids
-            .iter()
-            .map(|&i| (&self.known[i].forest, &self.known[i].facts))
-            .collect();
-        let mut feat = feature_inputs(&facts, &plain.feature_importances(), support, &stats);
-        self.feature_norm.apply(&mut feat);
-        Ok(Initialisation {
-            config: CONFIGS[best],
-            config_probs: logits.iter().map(|l| (l - max).exp() / z).collect(),
-            feature_prior: self
-                .heads
-                .prior
-                .as_ref()
-                .map(|_| prior_from_logits(&self.heads.prior_logits(&feat))),
-            donor: best_donor(&evidence[..ids.len()], support),
-        })
-    }
-
-    /// Initialise, grow the local forest (self-trained on `unlabelled` flows when given, see [`self_train`]), and
-    /// describe all forests on the support.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn analyse(
-        &self,
-        ids: &[usize],
-        support: Support,
-        settings: &LocalForestSettings,
-        unlabelled: Option<ArrayView2<f64>>,
-    ) -> Result<(
-        Initialisation,
-        Forest,
-        Vec<ForestEvidence>,
-        [f32; TASK_WIDTH],
-    )> {
-        let init = self.initialise(ids, support, settings)?;
-        let known_forests: Vec<&Forest> = ids.iter().map(|&i| &self.known[i].forest).collect();
-        let mut local = grow_local(&init, settings, support, &known_forests)?;
-        if let Some(u) = unlabelled.filter(|u| u.nrows() > 0) {
-            local = self_train(&local, settings, support, u)?;
-        }
-        let (evidence, stats) = self.evidence(ids, &local, support);
-        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
-        Ok((init, local, evidence, task))
-    }
-
-    /// Checks a support before adaptation: non-empty, both classes present, the model's feature width.
-    pub fn check_support(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<()> {
-        if y.is_empty() || x.nrows() == 0 {
-            return Err(MetaError::EmptySupport);
-        }
-        if x.ncols() != self.n_features {
-            return Err(MetaError::FeatureMismatch {
-                expected: self.n_features,
-                got: x.ncols(),
-            });
-        }
-        if x.nrows() != y.len() {
-            return Err(MetaError::InvalidParam {
-                name: "support",
-                reason: format!("{} feature rows but {} labels", x.nrows(), y.len()),
-            });
-        }
-        if !y.contains(&1) {
-            return Err(MetaError::OneClassSupport { missing: "attack" });
-        }
-        if !y.contains(&0) {
-            return Err(MetaError::OneClassSupport { missing: "benign" });
-        }
-        if let Some(bad) = y.iter().find(|&&c| c > 1) {
-            return Err(MetaError::InvalidParam {
-                name: "support",
-                reason: format!("label {bad} is not 0/1"),
-            });
-        }
-        Ok(())
     }
 }
 
-// Kept for the unused-import lint when progress bars are compiled out of a configuration.
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<MetaModel>();
+/// Stage A: the configuration and prior heads, each kept only if it beats the plain local forest on the validation
+/// domain's episodes (a domain the heads never trained on): a head that only fits the training domains would cost
+/// the new domain accuracy.
+fn train_init_heads(
+    adapter: &mut Adapter,
+    report: &mut TrainReport,
+    domains: &[DomainData],
+    specs: &[EpisodeRows],
+    n_train: usize,
+) -> Result<()> {
+    let params = adapter.params.clone();
+    let stage_a: Vec<InitEpisode> = specs
+        .par_iter()
+        .progress_with(progress_bar(
+            &params,
+            specs.len(),
+            "episodes (initialisation)",
+        ))
+        .map(|s| init_episode(adapter, domains, s))
+        .collect::<Result<_>>()?;
+    let mut cfg_in: Vec<[f32; INIT_IN]> = stage_a.iter().map(|e| e.config_in).collect();
+    adapter.init_norm = Normalizer::fit(&cfg_in[..n_train]);
+    adapter.init_norm.apply(&mut cfg_in);
+    let mut feat: Vec<Vec<[f32; FEATURE_WIDTH]>> =
+        stage_a.iter().map(|e| e.feature_in.clone()).collect();
+    let all_feat: Vec<[f32; FEATURE_WIDTH]> = feat[..n_train].iter().flatten().copied().collect();
+    adapter.feature_norm = Normalizer::fit(&all_feat);
+    feat.iter_mut().for_each(|f| adapter.feature_norm.apply(f));
+    let cfg: Vec<_> = cfg_in
+        .into_iter()
+        .zip(stage_a.iter().map(|e| e.config_target))
+        .collect();
+    let pri: Vec<_> = feat
+        .into_iter()
+        .zip(stage_a.iter().map(|e| e.prior_target.clone()))
+        .collect();
+    let config = train_config_head(&cfg[..n_train], &cfg[n_train..], params.schedule())?;
+    let val_a = &stage_a[n_train..];
+    let chosen_loss = mean(cfg[n_train..].iter().zip(val_a).map(|((x, _), e)| {
+        let logits = config.forward(x);
+        e.config_losses[argmax(&logits)]
+    }));
+    let plain_loss = mean(val_a.iter().map(|e| e.config_losses[0]));
+    tracing::info!(
+        chosen_loss,
+        plain_loss,
+        "meta-training: configuration head check"
+    );
+    report.config_head_kept = chosen_loss < plain_loss;
+    adapter.heads.config = report.config_head_kept.then_some(config);
+    adapter.heads.prior = Some(train_prior_head(
+        &pri[..n_train],
+        &pri[n_train..],
+        params.schedule(),
+    )?);
+    let (with_prior, without) = self_check_prior(adapter, domains, &specs[n_train..])?;
+    tracing::info!(with_prior, without, "meta-training: prior head check");
+    report.prior_head_kept = with_prior < without;
+    if !report.prior_head_kept {
+        adapter.heads.prior = None;
+    }
+    Ok(())
+}
+
+/// Stage B: the weighting head, on local forests grown from the (now learned) initialisation. Returns the
+/// normalised episodes (the threshold rule is fitted on them).
+fn train_weighting(
+    adapter: &mut Adapter,
+    report: &mut TrainReport,
+    domains: &[DomainData],
+    specs: &[EpisodeRows],
+    n_train: usize,
+) -> Result<Vec<WeightEpisode>> {
+    let params = adapter.params.clone();
+    let mut stage_b: Vec<WeightEpisode> = specs
+        .par_iter()
+        .progress_with(progress_bar(&params, specs.len(), "episodes (weighting)"))
+        .map(|s| weight_episode(adapter, domains, s))
+        .collect::<Result<_>>()?;
+    let rows: Vec<[f32; WEIGHT_IN]> = stage_b[..n_train]
+        .iter()
+        .flat_map(|e| e.rows.clone())
+        .collect();
+    adapter.weight_norm = Normalizer::fit(&rows);
+    stage_b.iter_mut().for_each(|e| {
+        adapter.weight_norm.apply(&mut e.rows);
+        adapter.weight_norm.apply(&mut e.unlabelled_rows);
+    });
+    let (train, val) = stage_b.split_at(n_train);
+    let equal = zero_weight_head();
+    report.equal_weight_val_loss = weight_loss(&equal, &val.iter().collect::<Vec<_>>());
+    let (train, val): (Vec<&WeightEpisode>, Vec<&WeightEpisode>) =
+        (train.iter().collect(), val.iter().collect());
+    let (_, val_loss, split_epochs) = train_weight_head(&train, &val, params.schedule(), None)?;
+    let targets: Vec<usize> = specs.iter().map(|s| s.target).collect();
+    let best_epochs =
+        leave_one_domain_out_epochs(&stage_b, &targets, params.schedule())?.unwrap_or(split_epochs);
+    report.weight_val_loss = val_loss;
+    report.weight_epochs = best_epochs;
+    // No epoch beat the untrained, local-anchored head on the unseen domain: keep exactly that (zero outputs),
+    // rather than weights that only fit the training domains.
+    let mlp = if best_epochs == 0 {
+        equal
+    } else {
+        let all: Vec<&WeightEpisode> = stage_b.iter().collect();
+        train_weight_head(&all, &[], params.schedule(), Some(best_epochs))?.0
+    };
+    adapter.heads.weight = Some(mlp);
+    tracing::info!(
+        val_loss,
+        anchored_untrained = report.equal_weight_val_loss,
+        "meta-training: weighting head done"
+    );
+    Ok(stage_b)
+}
+
+/// The threshold rule, on the whole-domain episodes (a new network's traffic is all of its attacks at its own
+/// balance, not one attack class); kept only if it beats threshold ½ on known domains held out.
+fn fit_threshold_rule(
+    adapter: &Adapter,
+    stage_b: &[WeightEpisode],
+    specs: &[EpisodeRows],
+) -> ThresholdRule {
+    let (threshold_episodes, groups): (Vec<ThresholdEpisode>, Vec<usize>) = stage_b
+        .par_iter()
+        .zip(specs)
+        .filter(|(_, s)| s.whole_domain)
+        .map(|(e, s)| {
+            let learner = &adapter.heads;
+            let query = combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests);
+            let unlabelled = combine(
+                &learner.score_rows(&e.unlabelled_rows),
+                &e.unlabelled_probs,
+                e.n_forests,
+            );
+            let episode = ThresholdEpisode {
+                query_probs: query,
+                labels: e.labels.iter().map(|&y| (y > 0.5) as u32).collect(),
+                flagged: ThresholdRule::flagged_share(&unlabelled),
+            };
+            (episode, s.target)
+        })
+        .filter(|(e, _)| e.labels.contains(&1) && e.labels.contains(&0))
+        .unzip();
+    let rule = ThresholdRule::fit_checked(&threshold_episodes, &groups);
+    tracing::info!(rule = ?rule, "meta-training: threshold rule");
+    rule
+}
+
+fn init_episode(adapter: &Adapter, domains: &[DomainData], s: &EpisodeRows) -> Result<InitEpisode> {
+    let (sx, sy, qx, qy) = s.matrices(domains);
+    let support = Support {
+        x: sx.view(),
+        y: &sy,
+    };
+    let ids = known_except(adapter, s.target);
+    let settings = local_settings(adapter, s);
+    let known_forests = adapter.known_forests(&ids);
+    let plain = grow_local(&Initialisation::plain(), &settings, support, &known_forests)?;
+    let (evidence, stats) = adapter.evidence(&ids, &plain, support);
+    let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, None);
+    let donor = best_donor(&evidence[..ids.len()], support);
+    let losses: Vec<f64> = CONFIGS
+        .iter()
+        .map(|&config| {
+            let init = Initialisation {
+                config,
+                config_probs: vec![],
+                feature_prior: None,
+                donor,
+            };
+            let local = grow_local(&init, &settings, support, &known_forests)?;
+            Ok(log_loss(&qy, &attack_probs(&local, qx.view())))
+        })
+        .collect::<Result<_>>()?;
+    let best = losses.iter().copied().fold(f64::INFINITY, f64::min);
+    let e: Vec<f64> = losses
+        .iter()
+        .map(|l| (-(l - best) / CONFIG_TEMPERATURE).exp())
+        .collect();
+    let z: f64 = e.iter().sum();
+    let mut config_target = [0f32; N_CONFIGS];
+    config_target
+        .iter_mut()
+        .zip(&e)
+        .for_each(|(t, v)| *t = (v / z) as f32);
+    let facts: Vec<(&Forest, &ForestFacts)> = ids
+        .iter()
+        .map(|&i| (&adapter.known[i].forest, &adapter.known[i].facts))
+        .collect();
+    let feature_in = feature_inputs(&facts, &plain.feature_importances(), support, &stats);
+    let target_imp = &adapter.known[s.target].facts.importances;
+    let z: f64 = target_imp.iter().sum::<f64>().max(1e-12);
+    Ok(InitEpisode {
+        config_in: init_input(&task, &evidence[..ids.len()]),
+        config_target,
+        feature_in,
+        prior_target: target_imp.iter().map(|v| (v / z) as f32).collect(),
+        config_losses: losses
+            .clone()
+            .try_into()
+            .expect("one loss per configuration"),
+    })
+}
+
+fn weight_episode(
+    adapter: &Adapter,
+    domains: &[DomainData],
+    s: &EpisodeRows,
+) -> Result<WeightEpisode> {
+    let d = &domains[s.target];
+    let (sx, qx) = (select(&d.x, &s.support), select(&d.x, &s.query));
+    let sy: Vec<u32> = s.support.iter().map(|&r| d.y[r]).collect();
+    let support = Support {
+        x: sx.view(),
+        y: &sy,
+    };
+    let ids = known_except(adapter, s.target);
+    let ux = select(&d.x, &s.unlabelled);
+    let a = adapter.analyse(&ids, support, &local_settings(adapter, s), None)?;
+    let mut forests = adapter.known_forests(&ids);
+    forests.push(&a.local);
+    let q = query_evidence(&forests, &a.evidence, &a.task, qx.view());
+    let u = query_evidence(&forests, &a.evidence, &a.task, ux.view());
+    let labels: Vec<f32> = s.query.iter().map(|&r| d.y[r] as f32).collect();
+    Ok(WeightEpisode {
+        probs: flow_major(&q.probs),
+        rows: q.rows,
+        loss_weights: loss_weights(&labels, true),
+        labels,
+        n_forests: forests.len(),
+        unlabelled_probs: flow_major(&u.probs),
+        unlabelled_rows: u.rows,
+    })
 }

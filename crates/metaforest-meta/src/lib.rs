@@ -11,28 +11,35 @@
 //! ```no_run
 //! use metaforest_meta::{DomainData, MetaModel, MetaParams};
 //! # fn run(known: Vec<DomainData>, support_x: ndarray::Array2<f64>, support_y: Vec<u32>, new_flows: ndarray::Array2<f64>) -> Result<(), metaforest_meta::MetaError> {
-//! let model = MetaModel::fit(&known, &MetaParams::default().seed(7))?;
+//! use linfa::ParamGuard;
+//! let model = MetaModel::fit(&known, &MetaParams::default().seed(7).check()?)?;
 //! let detector = model.adapt(support_x.view(), &support_y)?;
 //! let attack_probability = detector.predict_proba(new_flows.view());
 //! # Ok(()) }
 //! ```
 
+pub mod adapt;
 pub mod descriptor;
 pub mod detector;
 mod error;
 pub mod init;
 pub mod io;
 pub mod learner;
+mod model;
 pub mod network;
+pub mod params;
+pub mod prob;
 pub mod rules;
 pub mod threshold;
 
+pub use adapt::{TaskLearner, UNLABELLED_SAMPLE};
 pub use descriptor::Support;
-pub use detector::{em_prior, Detector, Explanation, ForestContribution};
+pub use detector::{Detector, Explanation, ForestContribution};
 pub use error::{MetaError, Result};
 pub use init::{Initialisation, LocalConfig, CONFIGS};
-pub use learner::{
-    train_task_learners, DomainData, Heads, MetaModel, MetaParams, TaskLearner, UNLABELLED_SAMPLE,
-};
+pub use learner::{train_task_learners, DomainData};
+pub use model::{MetaModel, TrainReport};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
+pub use params::{Heads, MetaParams, ValidMetaParams};
+pub use prob::em_prior;
 pub use threshold::ThresholdRule;

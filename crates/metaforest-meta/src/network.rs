@@ -1,8 +1,7 @@
 //! The meta-network: three small MLPs trained with dfdx, served by a plain-Rust forward pass.
 //!
-//! * the **weighting head** scores every (forest, flow) row: a weight logit (softmax over the forests of that flow)
-//!   and a logit-shift contribution (scaled by [`FLOW_SHIFT_SCALE`], currently 0); the local forest's weight logit
-//!   carries a fixed anchor ([`local_anchor`]) so an untrained head is the local forest at 95 %;
+//! * the **weighting head** scores every (forest, flow) row: a weight logit (softmax over the forests of that flow);
+//!   the local forest's weight logit carries a fixed anchor ([`local_anchor`]) so an untrained head is the local forest at 95 %;
 //! * the **configuration head** picks the local forest's hyperparameters from a small grid;
 //! * the **prior head** scores every feature for the local forest's per-split sampling prior.
 //!
@@ -19,8 +18,11 @@ use serde::{Deserialize, Serialize};
 use crate::descriptor::{FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
 use crate::error::{MetaError, Result};
 use crate::init::N_CONFIGS;
+use crate::prob::{logit, sigmoid, PROB_EPS};
 
 const HIDDEN: usize = 64;
+// The weighting head keeps a second output that nothing reads (a per-flow logit shift, measured and dropped): removing
+// it would change the shape of the last layer, hence dfdx's random initialisation and the stored files.
 type WeightNet = (
     Linear<WEIGHT_IN, HIDDEN>,
     ReLU,
@@ -33,7 +35,7 @@ type PriorNet = (Linear<FEATURE_WIDTH, 16>, ReLU, Linear<16, 1>);
 
 /// What the adaptation step asks of a meta-network. dfdx trains the default implementation, [`MlpMetaLearner`].
 pub trait MetaLearner: Send + Sync {
-    /// For normalised (forest, flow) rows: (weight logit, bias contribution) per row.
+    /// For normalised (forest, flow) rows: (weight logit, unused second output) per row.
     fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)>;
     /// Logits over the local-forest configuration grid.
     fn config_logits(&self, input: &[f32; INIT_IN]) -> Vec<f32>;
@@ -88,7 +90,7 @@ fn prior_mlp(m: &<PriorNet as BuildOnDevice<Cpu, f32>>::Built) -> Mlp {
     }
 }
 
-/// A weighting head of the trained shape whose outputs are all zero: the local-anchored mixture, no shift.
+/// A weighting head of the trained shape whose outputs are all zero: the local-anchored mixture.
 pub fn zero_weight_head() -> Mlp {
     Mlp {
         layers: vec![
@@ -159,12 +161,6 @@ pub fn local_anchor(n_forests: usize) -> f32 {
     (19.0 * n_forests.saturating_sub(1).max(1) as f32).ln()
 }
 
-/// Scale of the head's second output, a per-flow logit shift. It is 0: measured on P1 (leave one NF-v2 data set out),
-/// a learned shift fitted the known domains' class balances and cost the held-out network up to 8 macro-F1 points,
-/// so the mixture weights alone carry what is learned per flow and the operating point is the threshold rule's
-/// ([`crate::threshold`]). The output stays in the network's shape so a retuned scale needs no new file layout.
-pub const FLOW_SHIFT_SCALE: f32 = 0.0;
-
 /// Per-flow mixture weights (sum 1) from the head's weight logits; the local forest is the last row.
 pub fn mixture_weights(outputs: &[(f32, f32)]) -> Vec<f64> {
     let n = outputs.len();
@@ -181,7 +177,8 @@ pub fn mixture_weights(outputs: &[(f32, f32)]) -> Vec<f64> {
 }
 
 /// Combines per-row network outputs into each flow's attack probability: softmax weights over the flow's forests,
-/// a weighted average of their probabilities, then the mean bias added in logit space.
+/// then a weighted average of their probabilities, clipped to [`PROB_EPS`] (through the logit, as the training loss
+/// sees it).
 pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f64> {
     outputs
         .chunks(n_forests)
@@ -189,15 +186,13 @@ pub fn combine(outputs: &[(f32, f32)], probs: &[f32], n_forests: usize) -> Vec<f
         .map(|(o, p)| {
             let e = mixture_weights(o);
             let mix: f64 = e.iter().zip(p).map(|(w, &p)| w * p as f64).sum();
-            let bias = FLOW_SHIFT_SCALE as f64 * o.iter().map(|x| x.1 as f64).sum::<f64>()
-                / n_forests as f64;
-            crate::descriptor::sigmoid(crate::descriptor::logit(mix) + bias)
+            sigmoid(logit(mix))
         })
         .collect()
 }
 
 fn bce(p: &[f64], y: &[f32], w: &[f32]) -> f64 {
-    let eps = crate::descriptor::PROB_EPS;
+    let eps = PROB_EPS;
     p.iter()
         .zip(y)
         .zip(w)
@@ -266,6 +261,43 @@ fn adam_config(lr: f64) -> AdamConfig {
     }
 }
 
+/// Early stopping shared by the three heads: keeps the best candidate by validation loss (a candidate must beat it
+/// by more than `1e-5`) and says when `patience` checks in a row brought no improvement.
+struct EarlyStopping<T> {
+    best: T,
+    best_loss: f64,
+    since_best: usize,
+    patience: usize,
+}
+
+impl<T> EarlyStopping<T> {
+    fn new(initial: T, loss: f64, patience: usize) -> Self {
+        Self {
+            best: initial,
+            best_loss: loss,
+            since_best: 0,
+            patience,
+        }
+    }
+
+    /// Records one validation check; `candidate` is built only when it improves. Returns whether to stop.
+    fn check(&mut self, loss: f64, candidate: impl FnOnce() -> T) -> bool {
+        if loss < self.best_loss - 1e-5 {
+            self.best = candidate();
+            self.best_loss = loss;
+            self.since_best = 0;
+            false
+        } else {
+            self.since_best += 1;
+            self.since_best >= self.patience
+        }
+    }
+
+    fn into_best(self) -> (T, f64) {
+        (self.best, self.best_loss)
+    }
+}
+
 fn net_err<E: std::fmt::Debug>(e: E) -> MetaError {
     MetaError::Network(format!("{e:?}"))
 }
@@ -284,12 +316,12 @@ pub fn train_weight_head(
     let mut grads = model.alloc_grads();
     let mut opt = Adam::new(&model, adam_config(schedule.learning_rate));
     let wsel = dev.tensor([[1.0f32], [0.0]]);
-    let bsel = dev.tensor([[0.0f32], [1.0]]);
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x5eed);
     // The reference is the anchored head with zero outputs, not dfdx's random initialisation.
     let zero = zero_weight_head();
-    let mut best = (zero.clone(), weight_loss(&zero, val), 0);
-    let mut since_best = 0;
+    let zero_loss = weight_loss(&zero, val);
+    let mut stopping = EarlyStopping::new((zero, 0), zero_loss, schedule.patience);
+    let mut fixed = None;
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..fixed_epochs.unwrap_or(schedule.max_epochs) {
         order.shuffle(&mut rng);
@@ -306,25 +338,19 @@ pub fn train_weight_head(
             let y = dev.tensor_from_vec(e.labels.clone(), (q,));
             let lw = dev.tensor_from_vec(e.loss_weights.clone(), (q,));
             let out = model.forward_mut(x.traced(grads));
-            let (out, tape) = out.split_tape();
-            let (wl, tape) = out.clone().put_tape(tape).matmul(wsel.clone()).split_tape();
-            let (bl, tape) = out.put_tape(tape).matmul(bsel.clone()).split_tape();
+            let (wl, tape) = out.matmul(wsel.clone()).split_tape();
             let anchor: Vec<f32> = (0..q * f)
                 .map(|i| if i % f == f - 1 { local_anchor(f) } else { 0.0 })
                 .collect();
             let anchor = dev.tensor_from_vec(anchor, (q, f));
             let w = (wl.put_tape(tape).reshape_like(&(q, f)) + anchor).softmax::<Axis<1>>();
-            let eps = crate::descriptor::PROB_EPS as f32;
+            let eps = PROB_EPS as f32;
             let (p, tape) = (w * probs)
                 .sum::<(usize,), Axis<1>>()
                 .clamp(eps, 1.0 - eps)
                 .split_tape();
-            let (lg, tape) = (p.clone().put_tape(tape).ln() - (p.negate() + 1.0).ln()).split_tape();
-            let b = bl
-                .put_tape(tape)
-                .reshape_like(&(q, f))
-                .mean::<(usize,), Axis<1>>();
-            let loss = ((b * FLOW_SHIFT_SCALE + lg).bce_with_logits(y) * lw).sum::<(), _>();
+            let lg = p.clone().put_tape(tape).ln() - (p.negate() + 1.0).ln();
+            let loss = (lg.bce_with_logits(y) * lw).sum::<(), _>();
             train_loss += loss.array() as f64;
             grads = loss.backward();
             opt.update(&mut model, &grads).map_err(net_err)?;
@@ -332,7 +358,7 @@ pub fn train_weight_head(
         }
         let mlp = weight_mlp(&model);
         if fixed_epochs.is_some() {
-            best = (mlp, f64::NAN, epoch + 1);
+            fixed = Some((mlp, f64::NAN, epoch + 1));
             continue;
         }
         let v = weight_loss(&mlp, val);
@@ -342,17 +368,14 @@ pub fn train_weight_head(
             val_loss = v,
             "meta-training: weighting head"
         );
-        if v < best.1 - 1e-5 {
-            best = (mlp, v, epoch + 1);
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= schedule.patience {
-                break;
-            }
+        if stopping.check(v, || (mlp, epoch + 1)) {
+            break;
         }
     }
-    Ok(best)
+    Ok(fixed.unwrap_or_else(|| {
+        let ((mlp, epochs), loss) = stopping.into_best();
+        (mlp, loss, epochs)
+    }))
 }
 
 /// Trains the configuration head: cross-entropy toward soft targets (a softmax of each configuration's negative query
@@ -377,8 +400,7 @@ pub fn train_config_head(
     };
     let (tx, tt) = to_tensors(train);
     let (vx, vt) = to_tensors(val);
-    let mut best = (config_mlp(&model), f64::INFINITY);
-    let mut since_best = 0;
+    let mut stopping = EarlyStopping::new(config_mlp(&model), f64::INFINITY, schedule.patience);
     // Full-batch steps are cheap (a few hundred rows); check validation every 10 steps.
     for step in 0..schedule.max_epochs * 10 {
         let logits = model.forward_mut(tx.clone().traced(grads));
@@ -392,19 +414,14 @@ pub fn train_config_head(
             } else {
                 cross_entropy_with_logits_loss(model.forward(vx.clone()), vt.clone()).array() as f64
             };
-            if v < best.1 - 1e-5 {
-                best = (config_mlp(&model), v);
-                since_best = 0;
-            } else {
-                since_best += 1;
-                if since_best >= schedule.patience {
-                    break;
-                }
+            if stopping.check(v, || config_mlp(&model)) {
+                break;
             }
         }
     }
-    tracing::info!(val_loss = best.1, "meta-training: configuration head");
-    Ok(best.0)
+    let (best, val_loss) = stopping.into_best();
+    tracing::info!(val_loss, "meta-training: configuration head");
+    Ok(best)
 }
 
 /// Trains the prior head: per episode, cross-entropy between the softmax of the features' logits and the importance
@@ -432,8 +449,11 @@ pub fn train_prior_head(
         }
         total / val.len().max(1) as f64
     };
-    let mut best = (prior_mlp(&model), val_loss(&prior_mlp(&model)));
-    let mut since_best = 0;
+    let mut stopping = EarlyStopping::new(
+        prior_mlp(&model),
+        val_loss(&prior_mlp(&model)),
+        schedule.patience,
+    );
     let mut rng = ChaCha8Rng::seed_from_u64(schedule.seed ^ 0x9e11);
     let mut order: Vec<usize> = (0..train.len()).collect();
     for _epoch in 0..schedule.max_epochs {
@@ -453,19 +473,13 @@ pub fn train_prior_head(
             model.zero_grads(&mut grads);
         }
         let mlp = prior_mlp(&model);
-        let v = val_loss(&mlp);
-        if v < best.1 - 1e-5 {
-            best = (mlp, v);
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if since_best >= schedule.patience {
-                break;
-            }
+        if stopping.check(val_loss(&mlp), || mlp) {
+            break;
         }
     }
-    tracing::info!(val_loss = best.1, "meta-training: prior head");
-    Ok(best.0)
+    let (best, val_loss) = stopping.into_best();
+    tracing::info!(val_loss, "meta-training: prior head");
+    Ok(best)
 }
 
 /// Writes the heads through dfdx's safetensors support and returns the bytes (one file per head, concatenated with

@@ -18,7 +18,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::descriptor::{logit, sigmoid};
+use crate::prob::{binary_macro_f1 as macro_f1, logit, sigmoid};
 
 /// Flagged shares are clipped to this distance from 0 and 1 before the logit.
 const SHARE_EPS: f64 = 0.01;
@@ -162,28 +162,6 @@ fn logit_unclipped(p: f64) -> f64 {
     (p / (1.0 - p)).ln()
 }
 
-/// Binary macro-F1 (mean of the benign and attack F1; a class with no true positive scores 0). The evaluation crate
-/// owns the reported metrics; this copy only ranks threshold rules during meta-training.
-fn macro_f1(labels: &[u32], flagged: impl Iterator<Item = bool>) -> f64 {
-    let (mut tp, mut fp, mut fneg, mut tn) = (0.0, 0.0, 0.0, 0.0);
-    for (&y, f) in labels.iter().zip(flagged) {
-        match (y == 1, f) {
-            (true, true) => tp += 1.0,
-            (false, true) => fp += 1.0,
-            (true, false) => fneg += 1.0,
-            (false, false) => tn += 1.0,
-        }
-    }
-    let f1 = |tp: f64, fp: f64, fneg: f64| {
-        if tp == 0.0 {
-            0.0
-        } else {
-            2.0 * tp / (2.0 * tp + fp + fneg)
-        }
-    };
-    (f1(tp, fp, fneg) + f1(tn, fneg, fp)) / 2.0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,12 +199,5 @@ mod tests {
         let rule = ThresholdRule::fit(&[rare, heavy]);
         assert!(rule.threshold(0.15) > 0.6, "{rule:?}");
         assert!(rule.threshold(0.85) < 0.4, "{rule:?}");
-    }
-
-    #[test]
-    fn macro_f1_of_perfect_and_inverted_predictions() {
-        let y = [0, 0, 1, 1];
-        assert_eq!(macro_f1(&y, y.iter().map(|&v| v == 1)), 1.0);
-        assert_eq!(macro_f1(&y, y.iter().map(|&v| v == 0)), 0.0);
     }
 }

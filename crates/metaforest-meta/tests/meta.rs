@@ -1,10 +1,11 @@
 //! Meta-learner tests on the synthetic generator (fast, no real data needed).
 
+use linfa::ParamGuard;
 use metaforest_flows::domains::domains_by_dataset;
 use metaforest_flows::synthetic::{generate, SyntheticConfig};
 use metaforest_flows::FlowTable;
 use metaforest_meta::descriptor::*;
-use metaforest_meta::{DomainData, MetaError, MetaModel, MetaParams};
+use metaforest_meta::{DomainData, MetaError, MetaModel, MetaParams, ValidMetaParams};
 use ndarray::{Array2, Axis};
 
 fn table() -> FlowTable {
@@ -17,7 +18,7 @@ fn table() -> FlowTable {
     .unwrap()
 }
 
-fn small_params() -> MetaParams {
+fn small_params() -> ValidMetaParams {
     MetaParams::default()
         .n_episodes(40)
         .ks(vec![1, 5])
@@ -26,6 +27,8 @@ fn small_params() -> MetaParams {
         .local_trees(12)
         .max_epochs(3)
         .seed(5)
+        .check()
+        .unwrap()
 }
 
 /// Known domains 0..3, held-out domain 3 (returned as rows).
@@ -186,8 +189,11 @@ fn same_seed_same_model_at_any_thread_count() {
         pool.install(|| MetaModel::fit(&known, &small_params()).unwrap())
     };
     let (a, b) = (fit(1), fit(2));
-    assert_eq!(a.heads, b.heads);
-    assert_eq!(a.weight_norm, b.weight_norm);
+    assert_eq!(a.heads(), b.heads());
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
 }
 
 /// Guard: meta-training never reads the held-out domain. Fitting on a table whose held-out rows are scrambled gives
@@ -214,7 +220,7 @@ fn held_out_rows_never_reach_meta_training() {
         MetaModel::fit(&known, &small_params()).unwrap()
     };
     let (a, b) = (from(&t.features().to_owned()), from(&x));
-    assert_eq!(a.heads, b.heads);
+    assert_eq!(a.heads(), b.heads());
 }
 
 #[test]
@@ -223,7 +229,7 @@ fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them
     let (known, held) = split(&t);
     let model = MetaModel::fit(&known, &small_params()).unwrap();
     let (sx, sy) = support(&t, &held, 5);
-    assert_eq!(model.adapt(sx.view(), &sy).unwrap().threshold, 0.5);
+    assert_eq!(model.adapt(sx.view(), &sy).unwrap().threshold(), 0.5);
     let unlabelled = t.features().select(Axis(0), &held[200..900]);
     let det = model
         .adapt_with_unlabelled(sx.view(), &sy, unlabelled.view())
@@ -238,13 +244,13 @@ fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them
         .features()
         .select(Axis(0), &rows.iter().map(|&i| held[i]).collect::<Vec<_>>());
     let share = metaforest_meta::ThresholdRule::flagged_share(&det.predict_proba(sample.view()));
-    let expected = model.threshold_rule.threshold(share);
+    let expected = model.threshold_rule().threshold(share);
     assert!(
-        (det.threshold - expected).abs() < 1e-12,
+        (det.threshold() - expected).abs() < 1e-12,
         "{} vs {expected}",
-        det.threshold
+        det.threshold()
     );
-    assert!(det.threshold > 0.0 && det.threshold < 1.0);
+    assert!(det.threshold() > 0.0 && det.threshold() < 1.0);
 }
 
 #[test]
@@ -307,4 +313,48 @@ fn self_training_adds_the_confident_unlabelled_flows_at_their_own_balance() {
         with.local_forest().train_class_prior(),
         without.local_forest().train_class_prior()
     );
+}
+
+/// A detector saved twice, and one adapted twice from the same inputs and seed (at different thread counts), give
+/// identical bytes: nothing in a detector file depends on hashing order or scheduling.
+#[test]
+fn detector_files_are_byte_identical_for_the_same_inputs() {
+    let t = table();
+    let (known, held) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    let (sx, sy) = support(&t, &held, 5);
+    let unlabelled = t.features().select(Axis(0), &held[200..900]);
+    let (more_x, more_y) = support(&t, &held[20..], 2);
+    let adapt = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut det = model
+                .adapt_with_unlabelled(sx.view(), &sy, unlabelled.view())
+                .unwrap();
+            det.adapt_more(more_x.view(), &more_y).unwrap();
+            det
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = |det: &metaforest_meta::Detector, name: &str| {
+        let path = dir.path().join(name);
+        det.save(&path).unwrap();
+        std::fs::read(&path).unwrap()
+    };
+    let first = adapt(1);
+    let once = bytes(&first, "a.mfd");
+    assert_eq!(once, bytes(&first, "b.mfd"), "saved twice");
+    for threads in [1, 2, 8] {
+        assert_eq!(
+            once,
+            bytes(&adapt(threads), "c.mfd"),
+            "adapted at {threads} threads"
+        );
+    }
+    // And a loaded detector saves back to the same bytes.
+    let loaded = metaforest_meta::Detector::load(dir.path().join("a.mfd")).unwrap();
+    assert_eq!(once, bytes(&loaded, "d.mfd"), "loaded and saved again");
 }

@@ -69,7 +69,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         if !(0.0..=1.0).contains(&t) {
             return Err(format!("--threshold {t} is not in [0, 1]").into());
         }
-        file.detector.threshold = t;
+        file.detector.set_threshold(t);
         file.threshold_note = format!("set to {t}");
     } else if let Some(f) = args.max_far {
         if !(0.0..1.0).contains(&f) {
@@ -77,14 +77,14 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         }
         match loo {
             Some((t, n)) if n > 0 => {
-                file.detector.threshold = t;
+                file.detector.set_threshold(t);
                 file.threshold_note = format!(
                     "false-alarm budget {f}, estimated leave-one-out on {n} benign support flows"
                 );
             }
             _ => {
                 let t = calibrate_far(&file.detector, f, 0.5);
-                file.detector.threshold = t;
+                file.detector.set_threshold(t);
                 file.threshold_note = format!(
                     "false-alarm budget {f} on the support's in-sample scores (never below 0.5)"
                 );
@@ -105,7 +105,8 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     );
     println!(
         "  threshold {:.4} ({})",
-        file.detector.threshold, file.threshold_note
+        file.detector.threshold(),
+        file.threshold_note
     );
     println!("  forest weights on this domain:");
     for (n, w) in file

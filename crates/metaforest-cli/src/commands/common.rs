@@ -109,7 +109,7 @@ impl DetectorFile {
 /// The known forest rules are read from: the heaviest by the detector's task weights.
 pub fn rule_forest(detector: &Detector, model: &MetaModel) -> Option<(String, Forest)> {
     let (k, name) = heaviest_known(detector)?;
-    Some((name, model.known.get(k)?.forest.clone()))
+    Some((name, model.known().get(k)?.forest.clone()))
 }
 
 /// Input formats.

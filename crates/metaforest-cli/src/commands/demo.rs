@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use clap::Args;
+use linfa::ParamGuard;
 use metaforest_eval::learner::{attack_proba, threshold, ForestSpec};
 use metaforest_eval::metrics::Confusion;
 use metaforest_flows::episode::stratified_split;
@@ -133,7 +134,7 @@ fn evaluate_holdout(
         .max_epochs(20)
         .seed(args.seed);
     let t = Instant::now();
-    let model = MetaModel::fit(&known, &params)?;
+    let model = MetaModel::fit(&known, &params.check()?)?;
     eprintln!(
         "held out {}: meta-trained on {} in {:.1} s",
         held.0,
@@ -167,7 +168,7 @@ fn evaluate_holdout(
             let sy: Vec<u32> = ep.support.iter().map(|&r| u32::from(labels[r])).collect();
             let det = model.adapt(sx.view(), &sy)?;
             let p = det.predict_proba(test_x.view());
-            let pred: Vec<u8> = p.iter().map(|&s| u8::from(s >= det.threshold)).collect();
+            let pred: Vec<u8> = p.iter().map(|&s| u8::from(s >= det.threshold())).collect();
             let cm = Confusion::new(&test_y, &pred)?;
             let forest = b0.fit(sx.view(), &sy, None, args.seed + d as u64)?;
             let pb = attack_proba(&forest, test_x.view())?;

@@ -93,7 +93,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let threshold = match (args.threshold, args.max_far) {
         (Some(t), _) => t,
         (None, Some(f)) => calibrate_far(det, f, 0.5),
-        (None, None) => det.threshold,
+        (None, None) => det.threshold(),
     };
     if !(0.0..=1.0).contains(&threshold) {
         return Err(format!("threshold {threshold} is not in [0, 1]").into());

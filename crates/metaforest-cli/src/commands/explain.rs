@@ -114,9 +114,8 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
     if args.json {
         let v = serde_json::json!({
             "score": ex.score,
-            "verdict": if ex.score >= file.detector.threshold { "attack" } else { "benign" },
-            "threshold": file.detector.threshold,
-            "shift": ex.shift,
+            "verdict": if ex.score >= file.detector.threshold() { "attack" } else { "benign" },
+            "threshold": file.detector.threshold(),
             "forests": ex.forests.iter().map(|f| serde_json::json!({
                 "forest": f.forest, "weight": f.weight, "attack_probability": f.attack_probability,
             })).collect::<Vec<_>>(),
@@ -129,15 +128,14 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
         return Ok(());
     }
     println!(
-        "score {:.4} → {} (threshold {:.4}; logit shift {:+.3})",
+        "score {:.4} → {} (threshold {:.4})",
         ex.score,
-        if ex.score >= file.detector.threshold {
+        if ex.score >= file.detector.threshold() {
             "ATTACK"
         } else {
             "benign"
         },
-        file.detector.threshold,
-        ex.shift
+        file.detector.threshold(),
     );
     println!("forests (weight for this flow, attack probability):");
     for f in &ex.forests {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use linfa::ParamGuard;
 use metaforest_flows::datasets::{has_nf_v2, load_nf_v2_all};
 use metaforest_flows::domains::domains_by_dataset;
 use metaforest_flows::episode::stratified_split;
@@ -186,7 +187,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> CmdResult {
     if let Some(n) = args.max_epochs {
         params = params.max_epochs(n);
     }
-    let model = MetaModel::fit(&domains, &params)?;
+    let model = MetaModel::fit(&domains, &params.check()?)?;
     let file = ModelFile {
         space: loaded.table.columns().to_vec(),
         source: format!(
@@ -204,7 +205,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> CmdResult {
     let size = std::fs::metadata(&args.output)
         .map(|m| m.len())
         .unwrap_or(0);
-    let r = &file.model.report;
+    let r = file.model.report();
     println!(
         "meta-model written to {} ({})",
         args.output.display(),

@@ -38,11 +38,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         domains[held].name
     );
     let t1 = std::time::Instant::now();
-    let model = MetaModel::fit(&known, &MetaParams::default().seed(1).progress(true))?;
+    let model = MetaModel::fit(
+        &known,
+        &MetaParams::default().seed(1).progress(true).check()?,
+    )?;
     println!(
         "meta-trained in {:.1}s: {:?}",
         t1.elapsed().as_secs_f64(),
-        model.report
+        model.report()
     );
     let split = stratified_split(
         &table,
@@ -96,7 +99,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             b0s.last().unwrap(),
             metas.last().unwrap(),
             ems.last().unwrap(),
-            det.initialisation.config,
+            det.initialisation().config,
             det.task_weights()
                 .iter()
                 .map(|w| format!("{w:.2}"))

@@ -168,7 +168,7 @@ impl Method for Ceilings {
             let proba = detector.predict_proba(fold.x_test.view());
             let pred = proba
                 .iter()
-                .map(|&p| u8::from(p >= detector.threshold))
+                .map(|&p| u8::from(p >= detector.threshold()))
                 .collect();
             (
                 Scored { proba, pred },

@@ -1,0 +1,205 @@
+//! Adaptation, in one place: what a meta-model and its detectors share (the known forests, the heads, the input
+//! normalisers, the threshold rule and the parameters) and the steps that turn a support into a local forest and
+//! its evidence. [`crate::MetaModel`] and every [`crate::Detector`] adapted from it hold the same [`Adapter`] behind
+//! an `Arc`, so adapting again rebuilds nothing.
+
+use metaforest_forest::Forest;
+use ndarray::{Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::descriptor::{
+    feature_inputs, forest_evidence, init_input, task_descriptor, ForestEvidence, ForestFacts,
+    Normalizer, Support, SupportStats, TASK_WIDTH,
+};
+use crate::error::{MetaError, Result};
+use crate::init::{
+    best_donor, grow_local, prior_from_logits, self_train, Initialisation, LocalForestSettings,
+    CONFIGS,
+};
+use crate::network::{MetaLearner, MlpMetaLearner};
+use crate::params::ValidMetaParams;
+use crate::threshold::ThresholdRule;
+
+/// Unlabelled flows per meta-training episode (and the default sample size at adaptation).
+pub const UNLABELLED_SAMPLE: usize = 512;
+
+/// A forest trained on all of one known domain, with the facts its descriptors need.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskLearner {
+    pub name: String,
+    pub forest: Forest,
+    pub facts: ForestFacts,
+}
+
+/// Everything adaptation reads, fixed once meta-training ends.
+#[derive(Clone, Debug)]
+pub(crate) struct Adapter {
+    pub(crate) params: ValidMetaParams,
+    pub(crate) n_features: usize,
+    pub(crate) known: Vec<TaskLearner>,
+    pub(crate) heads: MlpMetaLearner,
+    pub(crate) weight_norm: Normalizer,
+    pub(crate) init_norm: Normalizer,
+    pub(crate) feature_norm: Normalizer,
+    /// Threshold from the share of a domain's unlabelled flows the detector flags (used only when they are given).
+    pub(crate) threshold_rule: ThresholdRule,
+}
+
+/// What adapting to one support produced.
+pub(crate) struct Adaptation {
+    pub(crate) initialisation: Initialisation,
+    pub(crate) local: Forest,
+    pub(crate) evidence: Vec<ForestEvidence>,
+    pub(crate) task: [f32; TASK_WIDTH],
+}
+
+/// Index of the largest value (the first on ties; 0 when empty).
+pub(crate) fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0)
+}
+
+impl Adapter {
+    /// Every known forest's index (what a new domain adapts with; meta-training episodes leave their own out).
+    pub(crate) fn all_known(&self) -> Vec<usize> {
+        (0..self.known.len()).collect()
+    }
+
+    pub(crate) fn known_forests(&self, ids: &[usize]) -> Vec<&Forest> {
+        ids.iter().map(|&i| &self.known[i].forest).collect()
+    }
+
+    fn known_facts(&self, ids: &[usize]) -> Vec<(&Forest, &ForestFacts)> {
+        ids.iter()
+            .map(|&i| (&self.known[i].forest, &self.known[i].facts))
+            .collect()
+    }
+
+    /// Evidence of the known forests `ids` plus `local` (last) on the support, and the support's statistics.
+    pub(crate) fn evidence(
+        &self,
+        ids: &[usize],
+        local: &Forest,
+        support: Support,
+    ) -> (Vec<ForestEvidence>, SupportStats) {
+        let local_facts = ForestFacts::of(local, support.y.len());
+        let mut pairs = self.known_facts(ids);
+        pairs.push((local, &local_facts));
+        (forest_evidence(&pairs, support), SupportStats::of(support))
+    }
+
+    /// Decides the initialisation for a support.
+    pub(crate) fn initialise(
+        &self,
+        ids: &[usize],
+        support: Support,
+        settings: &LocalForestSettings,
+    ) -> Result<Initialisation> {
+        if !self.params.heads().init() {
+            return Ok(Initialisation::plain());
+        }
+        let known_forests = self.known_forests(ids);
+        let plain = grow_local(&Initialisation::plain(), settings, support, &known_forests)?;
+        let (evidence, stats) = self.evidence(ids, &plain, support);
+        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
+        let mut cfg_in = [init_input(&task, &evidence[..ids.len()])];
+        self.init_norm.apply(&mut cfg_in);
+        let logits = self.heads.config_logits(&cfg_in[0]);
+        // A head switched off by its validation check leaves the plain configuration (index 0).
+        let best = if self.heads.config.is_some() {
+            argmax(&logits)
+        } else {
+            0
+        };
+        let max = logits.iter().copied().fold(f32::MIN, f32::max);
+        let z: f32 = logits.iter().map(|l| (l - max).exp()).sum();
+        let facts = self.known_facts(ids);
+        let mut feat = feature_inputs(&facts, &plain.feature_importances(), support, &stats);
+        self.feature_norm.apply(&mut feat);
+        Ok(Initialisation {
+            config: CONFIGS[best],
+            config_probs: logits.iter().map(|l| (l - max).exp() / z).collect(),
+            feature_prior: self
+                .heads
+                .prior
+                .as_ref()
+                .map(|_| prior_from_logits(&self.heads.prior_logits(&feat))),
+            donor: best_donor(&evidence[..ids.len()], support),
+        })
+    }
+
+    /// Initialise, grow the local forest (self-trained on `unlabelled` flows when given, see [`self_train`]), and
+    /// describe all forests on the support.
+    pub(crate) fn analyse(
+        &self,
+        ids: &[usize],
+        support: Support,
+        settings: &LocalForestSettings,
+        unlabelled: Option<ArrayView2<f64>>,
+    ) -> Result<Adaptation> {
+        let initialisation = self.initialise(ids, support, settings)?;
+        let known_forests = self.known_forests(ids);
+        let mut local = grow_local(&initialisation, settings, support, &known_forests)?;
+        if let Some(u) = unlabelled.filter(|u| u.nrows() > 0) {
+            local = self_train(&local, settings, support, u)?;
+        }
+        let (evidence, stats) = self.evidence(ids, &local, support);
+        let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
+        Ok(Adaptation {
+            initialisation,
+            local,
+            evidence,
+            task,
+        })
+    }
+
+    /// Checks a support before adaptation: non-empty, both classes present, the model's feature width.
+    pub(crate) fn check_support(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<()> {
+        if y.is_empty() || x.nrows() == 0 {
+            return Err(MetaError::EmptySupport);
+        }
+        if x.ncols() != self.n_features {
+            return Err(MetaError::FeatureMismatch {
+                expected: self.n_features,
+                got: x.ncols(),
+            });
+        }
+        if x.nrows() != y.len() {
+            return Err(MetaError::InvalidParam {
+                name: "support",
+                reason: format!("{} feature rows but {} labels", x.nrows(), y.len()),
+            });
+        }
+        if !y.contains(&1) {
+            return Err(MetaError::OneClassSupport { missing: "attack" });
+        }
+        if !y.contains(&0) {
+            return Err(MetaError::OneClassSupport { missing: "benign" });
+        }
+        if let Some(bad) = y.iter().find(|&&c| c > 1) {
+            return Err(MetaError::InvalidParam {
+                name: "support",
+                reason: format!("label {bad} is not 0/1"),
+            });
+        }
+        Ok(())
+    }
+
+    /// At most [`UNLABELLED_SAMPLE`] of a domain's unlabelled flows, evenly strided (not the first rows: files are
+    /// often grouped by class, NF-BoT-IoT-v2 is).
+    pub(crate) fn sample_unlabelled(&self, unlabelled: ArrayView2<f64>) -> Result<Array2<f64>> {
+        if unlabelled.ncols() != self.n_features {
+            return Err(MetaError::FeatureMismatch {
+                expected: self.n_features,
+                got: unlabelled.ncols(),
+            });
+        }
+        let n = unlabelled.nrows().min(UNLABELLED_SAMPLE);
+        let rows: Vec<usize> = (0..n).map(|i| i * unlabelled.nrows() / n).collect();
+        Ok(unlabelled.select(Axis(0), &rows))
+    }
+}

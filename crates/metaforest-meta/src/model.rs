@@ -1,0 +1,174 @@
+//! The trained meta-model: what adaptation needs ([`crate::adapt`]) and a summary of its training.
+
+use std::sync::Arc;
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::adapt::{Adapter, TaskLearner};
+use crate::descriptor::Normalizer;
+use crate::detector::Detector;
+use crate::error::Result;
+use crate::network::MlpMetaLearner;
+use crate::params::ValidMetaParams;
+use crate::threshold::ThresholdRule;
+
+/// A trained meta-model: the known domains' forests, the heads, and the input normalisation (fitted on
+/// meta-training episodes only). Built by [`MetaModel::fit`]; adapted to a new domain by [`MetaModel::adapt`].
+#[derive(Clone, Debug)]
+pub struct MetaModel {
+    pub(crate) adapter: Arc<Adapter>,
+    pub(crate) report: TrainReport,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TrainReport {
+    pub episodes_train: usize,
+    pub episodes_val: usize,
+    pub weight_val_loss: f64,
+    /// Whether the configuration and prior heads beat the plain local forest on the validation domain (else off).
+    pub config_head_kept: bool,
+    pub prior_head_kept: bool,
+    /// Epochs of the weighting head chosen on the validation domain (0: the untrained, local-anchored head kept).
+    pub weight_epochs: usize,
+    /// Validation query loss of an untrained head (equal head outputs: the local forest's anchored 0.9 weight),
+    /// for comparison.
+    pub equal_weight_val_loss: f64,
+}
+
+impl MetaModel {
+    /// The validated parameters it was meta-trained with.
+    pub fn params(&self) -> &ValidMetaParams {
+        &self.adapter.params
+    }
+    /// Feature width of the flows it reads.
+    pub fn n_features(&self) -> usize {
+        self.adapter.n_features
+    }
+    /// The known domains' forests, in training order.
+    pub fn known(&self) -> &[TaskLearner] {
+        &self.adapter.known
+    }
+    /// The trained heads.
+    pub fn heads(&self) -> &MlpMetaLearner {
+        &self.adapter.heads
+    }
+    /// Threshold from the share of a domain's unlabelled flows the detector flags (used only when they are given).
+    pub fn threshold_rule(&self) -> ThresholdRule {
+        self.adapter.threshold_rule
+    }
+    /// Training summary: episodes used and the final validation losses.
+    pub fn report(&self) -> &TrainReport {
+        &self.report
+    }
+
+    /// Adapts to a new domain from a labelled support (0 = benign, 1 = attack): describe, one forward pass of the
+    /// meta-network, grow the initialised local forest, return the weighted ensemble.
+    pub fn adapt(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<Detector> {
+        Detector::adapt(Arc::clone(&self.adapter), x, y, None)
+    }
+
+    /// As [`MetaModel::adapt`], and also reads a sample of the domain's unlabelled flows (at most
+    /// [`crate::adapt::UNLABELLED_SAMPLE`] are used, evenly strided): the local forest is self-trained on the
+    /// flows it is confident about ([`crate::init::self_train`]), and the threshold for the domain's class balance
+    /// is set with the learned [`crate::threshold::ThresholdRule`]. [`Detector::adapt_more`] keeps the sample.
+    pub fn adapt_with_unlabelled(
+        &self,
+        x: ArrayView2<f64>,
+        y: &[u32],
+        unlabelled: ArrayView2<f64>,
+    ) -> Result<Detector> {
+        let sample = self.adapter.sample_unlabelled(unlabelled)?;
+        Detector::adapt(Arc::clone(&self.adapter), x, y, Some(sample))
+    }
+
+    /// Checks a support before adaptation: non-empty, both classes present, the model's feature width.
+    pub fn check_support(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<()> {
+        self.adapter.check_support(x, y)
+    }
+}
+
+/// The serialised layout of a meta-model (unchanged by the move of its parts into [`Adapter`]).
+#[derive(Serialize)]
+struct MetaModelRef<'a> {
+    params: &'a ValidMetaParams,
+    n_features: usize,
+    known: &'a [TaskLearner],
+    heads: &'a MlpMetaLearner,
+    weight_norm: &'a Normalizer,
+    init_norm: &'a Normalizer,
+    feature_norm: &'a Normalizer,
+    threshold_rule: ThresholdRule,
+    report: &'a TrainReport,
+}
+
+#[derive(Deserialize)]
+struct MetaModelOwned {
+    params: ValidMetaParams,
+    n_features: usize,
+    known: Vec<TaskLearner>,
+    heads: MlpMetaLearner,
+    weight_norm: Normalizer,
+    init_norm: Normalizer,
+    feature_norm: Normalizer,
+    threshold_rule: ThresholdRule,
+    report: TrainReport,
+}
+
+impl MetaModel {
+    /// Serialises with `heads` in place of the model's own (the model file stores them as safetensors).
+    pub(crate) fn serialize_with_heads<S: Serializer>(
+        &self,
+        heads: &MlpMetaLearner,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        let a = &self.adapter;
+        MetaModelRef {
+            params: &a.params,
+            n_features: a.n_features,
+            known: &a.known,
+            heads,
+            weight_norm: &a.weight_norm,
+            init_norm: &a.init_norm,
+            feature_norm: &a.feature_norm,
+            threshold_rule: a.threshold_rule,
+            report: &self.report,
+        }
+        .serialize(s)
+    }
+
+    /// The same model with other heads (the model file reads them from safetensors).
+    pub(crate) fn with_heads(self, heads: MlpMetaLearner) -> Self {
+        let mut adapter = Arc::unwrap_or_clone(self.adapter);
+        adapter.heads = heads;
+        Self {
+            adapter: Arc::new(adapter),
+            report: self.report,
+        }
+    }
+}
+
+impl Serialize for MetaModel {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.serialize_with_heads(&self.adapter.heads, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for MetaModel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let m = MetaModelOwned::deserialize(d)?;
+        Ok(Self {
+            adapter: Arc::new(Adapter {
+                params: m.params,
+                n_features: m.n_features,
+                known: m.known,
+                heads: m.heads,
+                weight_norm: m.weight_norm,
+                init_norm: m.init_norm,
+                feature_norm: m.feature_norm,
+                threshold_rule: m.threshold_rule,
+            }),
+            report: m.report,
+        })
+    }
+}
