@@ -19,6 +19,7 @@ use crate::prob::log_loss;
 use crate::threshold::{ThresholdEpisode, ThresholdRule};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
 use linfa::ParamGuard;
+use metaforest_flows::rng::derive_seed;
 use metaforest_forest::{Forest, ForestParams};
 use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
@@ -69,7 +70,7 @@ pub fn train_task_learners(
         .map(|(i, d)| {
             let p = ForestParams::new()
                 .n_trees(n_trees)
-                .seed(mix(seed, i as u64))
+                .seed(derive_seed(seed, i as u64))
                 .n_classes(Some(2))
                 .check()?;
             let forest = p.fit(d.x.view(), &d.y)?;
@@ -81,14 +82,6 @@ pub fn train_task_learners(
             })
         })
         .collect()
-}
-
-/// SplitMix64 of (seed, index): independent, reproducible streams per episode / forest.
-pub fn mix(seed: u64, index: u64) -> u64 {
-    let mut z = seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The rows of one episode inside its domain.
@@ -122,7 +115,7 @@ fn draw_episode(
     params: &ValidMetaParams,
     index: u64,
 ) -> Option<EpisodeRows> {
-    let mut rng = ChaCha8Rng::seed_from_u64(mix(params.seed(), 1_000_000 + index));
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(params.seed(), 1_000_000 + index));
     let t = rng.gen_range(0..domains.len());
     let d = &domains[t];
     let benign: Vec<usize> = (0..d.y.len()).filter(|&r| d.y[r] == 0).collect();
@@ -325,7 +318,7 @@ fn known_except(adapter: &Adapter, target: usize) -> Vec<usize> {
 fn local_settings(adapter: &Adapter, s: &EpisodeRows) -> LocalForestSettings {
     LocalForestSettings {
         n_trees: adapter.params.local().n_trees,
-        seed: mix(adapter.params.seed(), s.support[0] as u64),
+        seed: derive_seed(adapter.params.seed(), s.support[0] as u64),
     }
 }
 

@@ -6,7 +6,7 @@
 //! hyperparameters, a per-feature sampling prior, and transplanted trees, and (c) a threshold rule that reads the new
 //! domain's unlabelled traffic (which, when given, also self-trains the local forest). Every learned part is checked
 //! on known domains held out of its training and switched off when it does not transfer (see
-//! [`learner::TrainReport`]).
+//! [`TrainReport`]).
 //!
 //! ```no_run
 //! use metaforest_meta::{DomainData, MetaModel, MetaParams};
