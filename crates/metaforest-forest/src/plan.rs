@@ -141,7 +141,7 @@ impl Plan {
                 } else {
                     let child = n.child as usize;
                     let pair = (child.checked_sub(1)? / 2) as u32;
-                    if child.is_multiple_of(2) || pair > u32::from(u16::MAX) {
+                    if child % 2 == 0 || pair > u32::from(u16::MAX) {
                         return None;
                     }
                     let f = n.feature();
