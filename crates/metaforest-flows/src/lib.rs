@@ -13,6 +13,8 @@ pub mod datasets;
 pub mod domains;
 pub mod episode;
 mod error;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod reader;
 pub mod rng;
 mod schema;
