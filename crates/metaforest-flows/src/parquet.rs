@@ -279,7 +279,10 @@ impl<'a> State<'a> {
                             return Err(FlowsError::Csv {
                                 path: self.path.to_owned(),
                                 line: self.line(r),
-                                message: format!("more than 65536 distinct classes in column {}", i + 1),
+                                message: format!(
+                                    "more than 65536 distinct classes in column {}",
+                                    i + 1
+                                ),
                             });
                         }
                         codes.push(code as u16);
@@ -347,12 +350,8 @@ impl<'a> State<'a> {
                 })
                 .collect();
         }
-        let cast = arrow_cast::cast(column, &DataType::Float64).map_err(|e| {
-            invalid(
-                self.path,
-                format!("column `{}`: {e}", self.plan.header[i]),
-            )
-        })?;
+        let cast = arrow_cast::cast(column, &DataType::Float64)
+            .map_err(|e| invalid(self.path, format!("column `{}`: {e}", self.plan.header[i])))?;
         let values = cast
             .as_any()
             .downcast_ref::<Float64Array>()

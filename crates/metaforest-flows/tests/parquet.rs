@@ -43,14 +43,31 @@ fn schema() -> Schema {
 fn batch() -> RecordBatch {
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("id", Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5]))),
-        ("bytes", Arc::new(Float64Array::from(vec![10.0, 20.0, 1e300, 7.0, 3.0]))),
-        ("Protocol", Arc::new(StringArray::from(vec!["tcp", "udp", "tcp", "icmp", "udp"]))),
+        (
+            "bytes",
+            Arc::new(Float64Array::from(vec![10.0, 20.0, 1e300, 7.0, 3.0])),
+        ),
+        (
+            "Protocol",
+            Arc::new(StringArray::from(vec!["tcp", "udp", "tcp", "icmp", "udp"])),
+        ),
         (
             "dur",
-            Arc::new(Float64Array::from(vec![Some(0.5), None, Some(f64::INFINITY), Some(2.25), Some(0.125)])),
+            Arc::new(Float64Array::from(vec![
+                Some(0.5),
+                None,
+                Some(f64::INFINITY),
+                Some(2.25),
+                Some(0.125),
+            ])),
         ),
         ("label", Arc::new(Int64Array::from(vec![0, 1, 1, 0, 1]))),
-        ("attack", Arc::new(StringArray::from(vec!["normal", "scan", "flood", "normal", "scan"]))),
+        (
+            "attack",
+            Arc::new(StringArray::from(vec![
+                "normal", "scan", "flood", "normal", "scan",
+            ])),
+        ),
     ];
     RecordBatch::try_from_iter(columns).unwrap()
 }
@@ -106,7 +123,13 @@ fn frozen_encoders_and_row_limit_apply() {
     assert_eq!(t.n_rows(), 3);
     assert_eq!(t.labels(), &[0, 1, 1]);
     // The default domain name drops `.parquet`.
-    let t = read_parquet(&path, &schema(), &mut Encoders::new(), &ReadOptions::default()).unwrap();
+    let t = read_parquet(
+        &path,
+        &schema(),
+        &mut Encoders::new(),
+        &ReadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(t.domain_names(), &["flows"]);
 }
 
@@ -117,19 +140,35 @@ fn missing_and_unknown_columns_are_errors() {
     let b = batch();
     let without_label = b.project(&[0, 1, 2, 3, 5]).unwrap();
     write_parquet(&path, &without_label, 1024);
-    // The attack class still gives every row its label.
-    let t = read_parquet(&path, &schema(), &mut Encoders::new(), &options("d")).unwrap();
+    // As in CSV: a missing label column is an error, unless allowed; then the attack class gives
+    // every row its label.
+    let err = read_parquet(&path, &schema(), &mut Encoders::new(), &options("d")).unwrap_err();
+    assert!(matches!(err, FlowsError::MissingColumn { .. }), "{err}");
+    let lenient = ReadOptions {
+        allow_unlabelled: true,
+        ..options("d")
+    };
+    let t = read_parquet(&path, &schema(), &mut Encoders::new(), &lenient).unwrap();
     assert_eq!(t.labels(), &[0, 1, 1, 0, 1]);
-    let strict = Schema::from_toml_str(&SCHEMA.replace("default = \"numeric\"", "default = \"error\""), "t")
-        .unwrap();
+    let strict = Schema::from_toml_str(
+        &SCHEMA.replace("default = \"numeric\"", "default = \"error\""),
+        "t",
+    )
+    .unwrap();
     let extra = RecordBatch::try_from_iter([
         ("bytes", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
-        ("mystery", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+        (
+            "mystery",
+            Arc::new(Float64Array::from(vec![1.0])) as ArrayRef,
+        ),
     ])
     .unwrap();
     write_parquet(&path, &extra, 1024);
     let err = read_parquet(&path, &strict, &mut Encoders::new(), &options("d")).unwrap_err();
-    assert!(matches!(err, FlowsError::UnknownHeaderColumn { .. }), "{err}");
+    assert!(
+        matches!(err, FlowsError::UnknownHeaderColumn { .. }),
+        "{err}"
+    );
     let err = read_parquet(&path, &schema(), &mut Encoders::new(), &options("d")).unwrap_err();
     assert!(matches!(err, FlowsError::MissingColumn { .. }), "{err}");
 }
