@@ -229,7 +229,11 @@ type TableParts<'py> = (
 );
 
 fn table_parts(py: Python<'_>, table: FlowTable) -> TableParts<'_> {
-    let names = table.feature_names().iter().map(|s| s.to_string()).collect();
+    let names = table
+        .feature_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let dictionaries = table
         .columns()
         .iter()

@@ -320,8 +320,8 @@ impl<'a> State<'a> {
             }
             (None, None) => {
                 let u = classes_dict.get_or_insert(UNLABELLED_CLASS) as u16;
-                self.label.extend(std::iter::repeat(BENIGN).take(n));
-                self.class.extend(std::iter::repeat(u).take(n));
+                self.label.resize(self.label.len() + n, BENIGN);
+                self.class.resize(self.class.len() + n, u);
             }
         }
         self.rows += n;
