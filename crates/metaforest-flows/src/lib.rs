@@ -16,6 +16,8 @@ pub mod domains;
 pub mod episode;
 mod error;
 mod gzip;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod reader;
 pub mod rng;
 mod row_format;
