@@ -18,6 +18,7 @@ use crate::init::{
 };
 use crate::network::{MetaLearner, MlpMetaLearner};
 use crate::params::ValidMetaParams;
+use crate::space::FeatureSpace;
 use crate::threshold::ThresholdRule;
 
 /// Unlabelled flows per meta-training episode (and the default sample size at adaptation).
@@ -43,6 +44,8 @@ pub(crate) struct Adapter {
     pub(crate) feature_norm: Normalizer,
     /// Threshold from the share of a domain's unlabelled flows the detector flags (used only when they are given).
     pub(crate) threshold_rule: ThresholdRule,
+    /// The columns the known forests read (saved with the model and its detectors).
+    pub(crate) space: FeatureSpace,
 }
 
 /// What adapting to one support produced.

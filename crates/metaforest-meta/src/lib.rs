@@ -19,6 +19,7 @@
 //! ```
 
 pub mod adapt;
+pub mod calibration;
 pub mod descriptor;
 pub mod detector;
 mod error;
@@ -30,7 +31,9 @@ pub mod network;
 pub mod params;
 pub mod prob;
 pub mod rules;
+pub mod space;
 pub mod threshold;
+pub mod validate;
 
 pub use adapt::{TaskLearner, UNLABELLED_SAMPLE};
 pub use descriptor::Support;
@@ -42,4 +45,5 @@ pub use model::{MetaModel, TrainReport};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
 pub use params::{Heads, MetaParams, ValidMetaParams};
 pub use prob::em_prior;
-pub use threshold::ThresholdRule;
+pub use space::FeatureSpace;
+pub use threshold::{ThresholdBasis, ThresholdRule};

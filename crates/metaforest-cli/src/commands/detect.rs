@@ -7,11 +7,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use metaforest_eval::metrics::Confusion;
 use metaforest_flows::MappedRow;
+use metaforest_meta::Detector;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::common::{calibrate_far, is_fatal, open_rows, DetectorFile, InputArgs};
+use super::common::{is_fatal, open_rows, InputArgs};
 use super::{CmdResult, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +57,7 @@ pub struct DetectArgs {
 /// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool; chunks are concatenated in order, so
 /// the output does not depend on the thread count.
 fn score_parallel(
-    det: &metaforest_meta::Detector,
+    det: &Detector,
     buf: &[f64],
     n: usize,
     nf: usize,
@@ -81,26 +83,29 @@ struct Stats {
     read: u64,
     malformed: u64,
     alerts: u64,
-    /// Confusion counts when the input is labelled: tp, fp, tn, fn.
-    confusion: [u64; 4],
+    /// Confusion counts when the input is labelled.
+    confusion: Confusion,
     labelled: u64,
 }
 
 pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let start = Instant::now();
-    let file = DetectorFile::load(&args.detector)?;
-    let det = &file.detector;
+    let det = &Detector::load(&args.detector)?;
     let threshold = match (args.threshold, args.max_far) {
         (Some(t), _) => t,
-        (None, Some(f)) => calibrate_far(det, f, 0.5),
+        (None, Some(f)) => det.far_threshold(f, 0.5),
         (None, None) => det.threshold(),
     };
     if !(0.0..=1.0).contains(&threshold) {
         return Err(format!("threshold {threshold} is not in [0, 1]").into());
     }
-    let names = file.names();
+    let names = det.feature_space().names();
     let nf = names.len();
-    let mut src = open_rows(args.input.as_deref(), &args.format, &file.space)?;
+    let mut src = open_rows(
+        args.input.as_deref(),
+        &args.format,
+        det.feature_space().columns(),
+    )?;
     let mapped = src.mapping().len();
     if mapped < nf {
         eprintln!(
@@ -117,7 +122,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         read: 0,
         malformed: 0,
         alerts: 0,
-        confusion: [0; 4],
+        confusion: Confusion::default(),
         labelled: 0,
     };
     let mut header_written = false;
@@ -164,13 +169,13 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                 stats.alerts += u64::from(attack);
                 if let Some(l) = meta.label {
                     stats.labelled += 1;
-                    let k = match (attack, l == 1) {
-                        (true, true) => 0,
-                        (true, false) => 1,
-                        (false, false) => 2,
-                        (false, true) => 3,
-                    };
-                    stats.confusion[k] += 1;
+                    let c = &mut stats.confusion;
+                    match (attack, l == 1) {
+                        (true, true) => c.tp += 1,
+                        (true, false) => c.fp += 1,
+                        (false, false) => c.tn += 1,
+                        (false, true) => c.fn_ += 1,
+                    }
                 }
                 if args.alerts_only && !attack {
                     continue;
@@ -244,20 +249,16 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         scored as f64 / secs.max(1e-9)
     );
     if stats.labelled > 0 {
-        let [tp, fp, tn, fn_] = stats.confusion.map(|v| v as f64);
-        let f1 = |tp: f64, fp: f64, fn_: f64| {
-            if 2.0 * tp + fp + fn_ > 0.0 {
-                2.0 * tp / (2.0 * tp + fp + fn_)
-            } else {
-                0.0
-            }
-        };
-        let macro_f1 = (f1(tp, fp, fn_) + f1(tn, fn_, fp)) / 2.0;
+        let c = &stats.confusion;
         eprintln!(
-            "  on the input's labels: macro-F1 {:.3}, detection rate {:.3}, false-alarm rate {:.4} (tp {tp}, fp {fp}, tn {tn}, fn {fn_})",
-            macro_f1,
-            if tp + fn_ > 0.0 { tp / (tp + fn_) } else { f64::NAN },
-            if fp + tn > 0.0 { fp / (fp + tn) } else { f64::NAN },
+            "  on the input's labels: macro-F1 {:.3}, detection rate {:.3}, false-alarm rate {:.4} (tp {}, fp {}, tn {}, fn {})",
+            c.macro_f1(),
+            c.detection_rate(),
+            c.false_alarm_rate(),
+            c.tp,
+            c.fp,
+            c.tn,
+            c.fn_,
         );
     }
     Ok(())
