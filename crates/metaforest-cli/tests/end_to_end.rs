@@ -241,7 +241,12 @@ fn train_adapt_detect_stream_rules_explain() {
 
     // `adapt` writes the same bytes run twice and at 1, 2 and 8 worker threads.
     let reference = std::fs::read(&detector).unwrap();
-    for (threads, name) in [("1", "t1.mfd"), ("1", "t1b.mfd"), ("2", "t2.mfd"), ("8", "t8.mfd")] {
+    for (threads, name) in [
+        ("1", "t1.mfd"),
+        ("1", "t1b.mfd"),
+        ("2", "t2.mfd"),
+        ("8", "t8.mfd"),
+    ] {
         let path = dir.path().join(name);
         run(bin()
             .args(["--threads", threads, "adapt"])
@@ -296,7 +301,10 @@ fn train_adapt_detect_stream_rules_explain() {
     let old = dir.path().join("old.mfd");
     std::fs::write(&old, &bytes).unwrap();
     let e = fail(&["detect".as_ref(), old.as_os_str()]);
-    assert!(e.contains("older format") && e.contains("metaforest adapt"), "{e}");
+    assert!(
+        e.contains("older format") && e.contains("metaforest adapt"),
+        "{e}"
+    );
     let truncated = dir.path().join("truncated.mfd");
     std::fs::write(&truncated, &std::fs::read(&detector).unwrap()[..100]).unwrap();
     let e = fail(&["rules".as_ref(), truncated.as_os_str()]);

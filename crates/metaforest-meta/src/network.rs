@@ -142,10 +142,13 @@ impl Mlp {
     }
 }
 
+/// A dense layer's (inputs, outputs).
+type LayerShape = (usize, usize);
+
 impl MlpMetaLearner {
     /// Checks every present head against the widths the network was compiled with.
     pub(crate) fn check_shapes(&self) -> std::result::Result<(), String> {
-        let heads: [(&str, &Option<Mlp>, &[(usize, usize)]); 3] = [
+        let heads: [(&str, &Option<Mlp>, &[LayerShape]); 3] = [
             ("weighting", &self.weight, &WEIGHT_LAYERS),
             ("configuration", &self.config, &CONFIG_LAYERS),
             ("prior", &self.prior, &PRIOR_LAYERS),

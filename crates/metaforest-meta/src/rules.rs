@@ -211,8 +211,8 @@ pub fn heaviest_known(detector: &Detector) -> Option<(usize, String)> {
 /// The detector's ranked rules from its local forest and its most heavily weighted known forest
 /// ([`heaviest_known`]), as they are now.
 pub fn detector_rules(detector: &Detector, params: &RuleParams) -> Vec<Rule> {
-    let known = heaviest_known(detector)
-        .and_then(|(k, name)| detector.known_forest(k).map(|f| (name, f)));
+    let known =
+        heaviest_known(detector).and_then(|(k, name)| detector.known_forest(k).map(|f| (name, f)));
     extract_rules(
         detector,
         known.as_ref().map(|(name, f)| (name.as_str(), *f)),

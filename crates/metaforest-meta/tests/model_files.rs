@@ -50,8 +50,20 @@ fn fixture() -> &'static Fixture {
             .with_feature_space(space)
             .unwrap();
         let labels = t.labels();
-        let mut pick: Vec<usize> = d[3].rows.iter().copied().filter(|&r| labels[r] == 0).take(5).collect();
-        pick.extend(d[3].rows.iter().copied().filter(|&r| labels[r] == 1).take(5));
+        let mut pick: Vec<usize> = d[3]
+            .rows
+            .iter()
+            .copied()
+            .filter(|&r| labels[r] == 0)
+            .take(5)
+            .collect();
+        pick.extend(
+            d[3].rows
+                .iter()
+                .copied()
+                .filter(|&r| labels[r] == 1)
+                .take(5),
+        );
         let x = t.features().select(Axis(0), &pick);
         let y: Vec<u32> = pick.iter().map(|&r| u32::from(labels[r])).collect();
         let detector = model.adapt(x.view(), &y).unwrap();
@@ -130,7 +142,10 @@ fn sound_files_round_trip_with_their_feature_space() {
     assert_eq!(m.feature_space().source(), "synthetic test networks");
     let bytes = f.detector.to_bytes().unwrap();
     let d = Detector::from_bytes(&bytes, Path::new("d.mfd")).unwrap();
-    assert_eq!(d.feature_space().columns(), f.model.feature_space().columns());
+    assert_eq!(
+        d.feature_space().columns(),
+        f.model.feature_space().columns()
+    );
     assert_eq!(d.to_bytes().unwrap(), bytes);
 }
 
@@ -154,7 +169,10 @@ fn crafted_forests_inside_a_detector_are_refused() {
         p[at + 12..at + 16].copy_from_slice(&u32::MAX.to_le_bytes());
     });
     let e = detector_error(dir.path(), "child.mfd", &out_of_range);
-    assert!(e.contains("forest `") && e.contains("invalid children"), "{e}");
+    assert!(
+        e.contains("forest `") && e.contains("invalid children"),
+        "{e}"
+    );
 
     // A split node pointing back at itself: a walk would never end.
     let cycle = corrupt_forest(&file, known, |p| {
@@ -238,7 +256,10 @@ fn a_crafted_forest_inside_a_meta_model_is_refused() {
     });
     let path = write(dir.path(), "bad.mf", &bad);
     let e = MetaModel::load(&path).unwrap_err().to_string();
-    assert!(e.contains("bad.mf") && e.contains("invalid children"), "{e}");
+    assert!(
+        e.contains("bad.mf") && e.contains("invalid children"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -253,16 +274,25 @@ fn old_and_swapped_files_say_what_to_do() {
     let e = MetaModel::load(write(dir.path(), "old.mf", &old_cli))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("older format") && e.contains("metaforest train"), "{e}");
+    assert!(
+        e.contains("older format") && e.contains("metaforest train"),
+        "{e}"
+    );
     let mut old_cli = detector.clone();
     old_cli[..8].copy_from_slice(b"MFCLIDET");
     let e = detector_error(dir.path(), "old.mfd", &old_cli);
-    assert!(e.contains("older format") && e.contains("metaforest adapt"), "{e}");
+    assert!(
+        e.contains("older format") && e.contains("metaforest adapt"),
+        "{e}"
+    );
 
     let mut v2 = detector.clone();
     v2[8..12].copy_from_slice(&2u32.to_le_bytes());
     let e = detector_error(dir.path(), "v2.mfd", &v2);
-    assert!(e.contains("format version 2") && e.contains("metaforest adapt"), "{e}");
+    assert!(
+        e.contains("format version 2") && e.contains("metaforest adapt"),
+        "{e}"
+    );
 
     let e = detector_error(dir.path(), "model.mf", &model);
     assert!(e.contains("it is a meta-model"), "{e}");

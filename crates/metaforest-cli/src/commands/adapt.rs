@@ -87,11 +87,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         detector.threshold_basis()
     );
     println!("  forest weights on this domain:");
-    for (n, w) in detector
-        .forest_names()
-        .iter()
-        .zip(detector.task_weights())
-    {
+    for (n, w) in detector.forest_names().iter().zip(detector.task_weights()) {
         println!("    {n:<28} {w:.3}");
     }
     let names = detector.feature_space().names();

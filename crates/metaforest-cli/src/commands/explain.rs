@@ -111,9 +111,9 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
         },
     )
     .into_iter()
-        .filter(|r| r.matches(&row))
-        .take(5)
-        .collect();
+    .filter(|r| r.matches(&row))
+    .take(5)
+    .collect();
     if args.json {
         let v = serde_json::json!({
             "score": ex.score,
