@@ -38,7 +38,11 @@ pub enum FlowsError {
 
     /// A record (one line) longer than the reader's bound; it is skipped and reading can go on.
     #[error("{}: line {line}: record longer than {limit} bytes", path.display())]
-    RecordTooLong { path: PathBuf, line: u64, limit: usize },
+    RecordTooLong {
+        path: PathBuf,
+        line: u64,
+        limit: usize,
+    },
 
     /// A table reached a size cap of [`crate::ReadOptions`] (`max_rows` is a stop, not this error).
     #[error("{}: line {line}: {what} exceeds the cap of {limit} (raise it in the read options)", path.display())]
@@ -156,6 +160,26 @@ pub enum FlowsError {
 }
 
 impl FlowsError {
+    /// The line an input error names, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            FlowsError::Gzip { line, .. }
+            | FlowsError::ReadFailed { line, .. }
+            | FlowsError::RecordTooLong { line, .. }
+            | FlowsError::TooLarge { line, .. }
+            | FlowsError::Csv { line, .. }
+            | FlowsError::FieldCount { line, .. }
+            | FlowsError::NotANumber { line, .. }
+            | FlowsError::NonFinite { line, .. }
+            | FlowsError::InvalidUtf8 { line, .. } => Some(*line),
+            FlowsError::EmptyFile { .. }
+            | FlowsError::MissingColumn { .. }
+            | FlowsError::UnknownHeaderColumn { .. }
+            | FlowsError::DuplicateColumn { .. } => Some(1),
+            _ => None,
+        }
+    }
+
     /// Whether a stream cannot go on after this error (I/O and decoding failures); the others name one
     /// malformed record.
     pub fn ends_stream(&self) -> bool {
