@@ -40,6 +40,9 @@ pub struct InputArgs {
     /// A TOML schema describing a CSV export (see data/schemas/).
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+    /// A longer line (record) is a malformed row, and reading goes on.
+    #[arg(long, value_name = "BYTES", default_value_t = metaforest_flows::DEFAULT_MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
 }
 
 /// Opens `path` (`-` or `None`: standard input) in the given format, as a stream of flows mapped onto
@@ -66,12 +69,12 @@ pub fn open_rows(
                 .get_name(),
         )?,
     };
-    format.reader(reader, origin, space)
+    format.reader_with_max_record_bytes(reader, origin, space, input.max_record_bytes)
 }
 
 /// Errors after which the stream cannot continue.
 pub fn is_fatal(e: &FlowsError) -> bool {
-    matches!(e, FlowsError::Io { .. } | FlowsError::Gzip { .. })
+    e.ends_stream()
 }
 
 /// A labelled file read whole (supports are small): features, 0/1 labels.

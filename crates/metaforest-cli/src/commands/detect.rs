@@ -1,9 +1,13 @@
 //! `metaforest detect`: scores flows from a file or standard input as a stream. Memory stays constant:
 //! rows are read, scored in batches (for throughput) and written in input order; nothing else is kept.
-//! Malformed rows are reported on stderr with their line and reason, counted, and skipped.
+//! Malformed rows are reported on stderr with their line and reason, counted, and skipped; a run with
+//! more of them than `--max-malformed` allows fails. When the input cannot be read further (a cut gzip
+//! stream, an I/O error), every row read so far is still scored and written, the summary names the line
+//! reached, and the run fails.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -52,6 +56,57 @@ pub struct DetectArgs {
     /// Stop reporting malformed rows individually after this many (they are still counted).
     #[arg(long, default_value_t = 20)]
     pub max_reported: usize,
+    /// Fail the run when more rows than this are malformed: a count (`N`, checked as rows come) or a
+    /// share of the rows read (`P%`, checked at the end).
+    #[arg(long, value_name = "N|P%", default_value = "50%")]
+    pub max_malformed: MalformedLimit,
+}
+
+/// How many malformed rows a run tolerates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MalformedLimit {
+    Count(u64),
+    Percent(f64),
+}
+
+impl MalformedLimit {
+    /// Whether `malformed` of `read` rows exceed the limit (a share only at the end of the input).
+    fn exceeded(self, malformed: u64, read: u64, at_end: bool) -> bool {
+        match self {
+            MalformedLimit::Count(n) => malformed > n,
+            MalformedLimit::Percent(p) => {
+                at_end && read > 0 && malformed as f64 > p / 100.0 * read as f64
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for MalformedLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MalformedLimit::Count(n) => write!(f, "{n}"),
+            MalformedLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl FromStr for MalformedLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is neither a row count N nor a share P% (0 to 100)");
+        match s.trim().strip_suffix('%') {
+            Some(p) => match p.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(MalformedLimit::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => s
+                .trim()
+                .parse()
+                .map(MalformedLimit::Count)
+                .map_err(|_| bad()),
+        }
+    }
 }
 
 /// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool; chunks are concatenated in order, so
@@ -127,20 +182,38 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     };
     let mut header_written = false;
     let mut has_label = None;
+    // Why the run stops early, if it does; rows read before are still scored and written.
+    let mut failure: Option<String> = None;
+    let mut line_reached = 0u64;
     loop {
         let next = src.next_row(&mut row);
-        let end = next.is_none();
+        let mut end = next.is_none();
         match next {
             None => {}
             Some(Ok(meta)) => {
                 stats.read += 1;
+                line_reached = meta.line;
                 buf.extend_from_slice(&row);
                 metas.push(meta);
             }
-            Some(Err(e)) if is_fatal(&e) => return Err(e.into()),
+            Some(Err(e)) if is_fatal(&e) => {
+                failure = Some(e.to_string());
+                end = true;
+            }
             Some(Err(e)) => {
                 stats.read += 1;
                 stats.malformed += 1;
+                line_reached = e.line().unwrap_or(line_reached);
+                if args
+                    .max_malformed
+                    .exceeded(stats.malformed, stats.read, false)
+                {
+                    failure = Some(format!(
+                        "more than {} malformed rows (--max-malformed)",
+                        args.max_malformed
+                    ));
+                    end = true;
+                }
                 if stats.malformed <= args.max_reported as u64 {
                     eprintln!("skipped malformed row: {e}");
                 } else if stats.malformed == args.max_reported as u64 + 1 {
@@ -236,10 +309,20 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         }
     }
     out.flush()?;
+    if failure.is_none()
+        && args
+            .max_malformed
+            .exceeded(stats.malformed, stats.read, true)
+    {
+        failure = Some(format!(
+            "{} of {} rows are malformed, more than --max-malformed {} allows",
+            stats.malformed, stats.read, args.max_malformed
+        ));
+    }
     let secs = start.elapsed().as_secs_f64();
     let scored = stats.read - stats.malformed;
     eprintln!(
-        "detect: {} rows read, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
+        "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
         stats.read,
         scored,
         stats.malformed,
@@ -261,5 +344,8 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
             c.fn_,
         );
     }
-    Ok(())
+    match failure {
+        Some(why) => Err(format!("detect stopped: {why}").into()),
+        None => Ok(()),
+    }
 }
