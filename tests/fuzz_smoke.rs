@@ -39,6 +39,22 @@ impl Rng {
 
 const INTERESTING: &[u8] = b"\"\n\r,\t#{}[]:-.0123456789eE\x00\xff\xef\xbb\xbf ";
 
+/// One to five bytes of a model file's payload changed in place (the structure keeps its shape, so the
+/// deserialiser accepts more of them and the loader's checks are what is tested).
+fn mutate_payload(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+    let mut v = input.to_vec();
+    for _ in 0..1 + rng.below(5) {
+        let at = HEADER_LEN + rng.below(v.len() - HEADER_LEN);
+        match rng.below(3) {
+            0 => v[at] ^= 1 << rng.below(8),
+            1 => v[at] = [0, 1, 0x7f, 0x80, 0xff][rng.below(5)],
+            _ => v[at] = rng.next() as u8,
+        }
+    }
+    fix_header(&mut v);
+    v
+}
+
 /// One to five edits: bit flips, interesting bytes, inserted or removed runs, duplicated chunks, cuts.
 fn mutate(rng: &mut Rng, input: &[u8], from: usize) -> Vec<u8> {
     let mut v = input.to_vec();
@@ -113,10 +129,12 @@ fn smoke(name: &str, seeds: &[Vec<u8>], container: bool, target: fn(&[u8])) {
     let mut n = 0usize;
     while n < iters && time.is_none_or(|t| start.elapsed() < t) {
         let seed = &seeds[rng.below(seeds.len())];
-        let input = if container && seed.len() > HEADER_LEN && n % 2 == 0 {
+        let input = if container && seed.len() > HEADER_LEN && n % 3 == 0 {
             let mut m = mutate(&mut rng, seed, HEADER_LEN);
             fix_header(&mut m);
             m
+        } else if container && seed.len() > HEADER_LEN && n % 3 == 1 {
+            mutate_payload(&mut rng, seed)
         } else {
             mutate(&mut rng, seed, 0)
         };
