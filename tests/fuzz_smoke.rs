@@ -328,16 +328,12 @@ fn forest_from_bytes() {
     );
 }
 
-// The meta-model and detector loaders trust their payload until they validate it (issue 17); these
-// two runs are off until they do, and are run explicitly with `-- --ignored`.
 #[test]
-#[ignore = "meta loaders are hardened separately (issue 17)"]
 fn meta_model() {
     smoke("meta_model", &meta_seeds().0, true, entries::meta_model);
 }
 
 #[test]
-#[ignore = "meta loaders are hardened separately (issue 17)"]
 fn detector() {
     smoke("detector", &meta_seeds().1, true, entries::detector);
 }
