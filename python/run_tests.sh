@@ -12,7 +12,9 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet "maturin>=1.5,<2" "pytest>=7" numpy pandas pyarrow "scikit-learn>=1.6" "ray>=2.9"
 
-# A release build: the estimator checks fit hundreds of small forests.
+# A release build: the estimator checks fit hundreds of small forests. It shares the repository's
+# target/ so dependencies the root workspace already compiled at the same versions are reused.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(cd "$here/.." && pwd)/target}"
 wheels="$here/target/wheels"
 rm -rf "$wheels"
 (cd "$here" && "$venv/bin/maturin" build --release --out "$wheels" --quiet)

@@ -8,18 +8,14 @@ forests are byte-identical to the ones :func:`train_task_learners_local` trains 
 
 import numpy as np
 
-from metaforest._native import Forest
-
-_MASK = 0xFFFF_FFFF_FFFF_FFFF
+from metaforest._native import Forest, derive_seed
+from metaforest._native import train_task_learners as _library_train_task_learners
 
 
 def task_learner_seed(seed, index):
-    """The seed of the forest of known domain ``index``: SplitMix64 of ``(seed, index)``, the
-    derivation the Rust library's ``train_task_learners`` uses."""
-    z = (seed ^ (index * 0x9E37_79B9_7F4A_7C15)) & _MASK
-    z = ((z ^ (z >> 30)) * 0xBF58_476D_1CE4_E5B9) & _MASK
-    z = ((z ^ (z >> 27)) * 0x94D0_49BB_1331_11EB) & _MASK
-    return z ^ (z >> 31)
+    """The seed of the forest of known domain ``index``: the library's own derivation (flows'
+    ``derive_seed``), the one ``metaforest_meta::train_task_learners`` uses."""
+    return derive_seed(seed, index)
 
 
 def _domain_list(domains):
@@ -48,6 +44,13 @@ def train_task_learners_local(domains, n_trees=60, seed=0, *, n_jobs=None):
         (name, Forest.from_bytes(_fit_bytes(x, y, n_trees, task_learner_seed(seed, i), n_jobs)))
         for i, (name, x, y) in enumerate(_domain_list(domains))
     ]
+
+
+def train_task_learners_library(domains, n_trees=60, seed=0):
+    """``metaforest_meta::train_task_learners`` itself, in one process: ``[(name, bytes)]``."""
+    return _library_train_task_learners(
+        [(name, x, y.tolist()) for name, x, y in _domain_list(domains)], n_trees, seed
+    )
 
 
 def train_task_learners(domains, n_trees=60, seed=0, *, num_cpus_per_task=1, as_bytes=False):

@@ -296,10 +296,49 @@ fn read_flows<'py>(
     Ok(table_parts(py, table.map_err(value_error)?))
 }
 
+/// The seed of sub-stream `index` of `seed`: the library's own derivation (flows' `derive_seed`), so
+/// Python never re-implements it.
+#[pyfunction]
+fn derive_seed(seed: u64, index: u64) -> u64 {
+    metaforest_flows::rng::derive_seed(seed, index)
+}
+
+/// `metaforest_meta::train_task_learners` in one process: `[(name, bytes)]`, one forest per
+/// `(name, X, y)` domain, in domain order, in the library's file format.
+#[pyfunction]
+fn train_task_learners<'py>(
+    py: Python<'py>,
+    domains: Vec<(String, PyReadonlyArray2<'py, f64>, Vec<u32>)>,
+    n_trees: usize,
+    seed: u64,
+) -> PyResult<Vec<(String, Bound<'py, PyBytes>)>> {
+    let data: Vec<metaforest_meta::DomainData> = domains
+        .into_iter()
+        .map(|(name, x, y)| metaforest_meta::DomainData {
+            name,
+            x: x.as_array().to_owned(),
+            class: vec![0; y.len()],
+            y,
+        })
+        .collect();
+    let learners = py
+        .allow_threads(|| metaforest_meta::train_task_learners(&data, n_trees, seed))
+        .map_err(value_error)?;
+    learners
+        .iter()
+        .map(|l| {
+            let bytes = l.forest.to_bytes().map_err(value_error)?;
+            Ok((l.name.clone(), PyBytes::new(py, &bytes)))
+        })
+        .collect()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyForest>()?;
     m.add_function(wrap_pyfunction!(read_flows, m)?)?;
+    m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
+    m.add_function(wrap_pyfunction!(train_task_learners, m)?)?;
     m.add("FORMAT_VERSION", metaforest_forest::FORMAT_VERSION)?;
     Ok(())
 }

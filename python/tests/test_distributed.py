@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from metaforest.distributed import task_learner_seed, train_task_learners, train_task_learners_local
+from metaforest._native import derive_seed
+from metaforest.distributed import (
+    task_learner_seed,
+    train_task_learners,
+    train_task_learners_library,
+    train_task_learners_local,
+)
 
 ray = pytest.importorskip("ray")
 
@@ -24,8 +30,8 @@ def domains():
 
 
 def test_seed_derivation_matches_the_library():
-    # SplitMix64 of (seed, index) as in metaforest-meta's `mix`.
-    assert task_learner_seed(0, 0) == 0
+    # The extension's derive_seed is flows' rng::derive_seed; Python does not re-implement it.
+    assert task_learner_seed(42, 3) == derive_seed(42, 3)
     assert task_learner_seed(42, 3) == task_learner_seed(42, 3)
     assert task_learner_seed(42, 3) != task_learner_seed(42, 4)
     assert 0 <= task_learner_seed(2**64 - 1, 10**6) < 2**64
@@ -38,3 +44,11 @@ def test_ray_forests_are_byte_identical_to_single_process(local_cluster):
     for (name, forest), (ray_name, blob) in zip(local, on_ray):
         assert name == ray_name
         assert forest.to_bytes() == blob
+
+
+def test_ray_forests_are_byte_identical_to_the_rust_library(local_cluster):
+    library = train_task_learners_library(domains(), n_trees=20, seed=9)
+    on_ray = train_task_learners(domains(), n_trees=20, seed=9, as_bytes=True)
+    assert [name for name, _ in library] == [name for name, _ in on_ray]
+    for (_, expected), (_, blob) in zip(library, on_ray):
+        assert expected == blob
