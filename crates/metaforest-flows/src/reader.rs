@@ -48,12 +48,12 @@ pub struct ReadOptions {
     /// Stop after this many data rows.
     pub max_rows: Option<usize>,
     /// A file with more data rows than this is an error ([`FlowsError::TooLarge`]), so that a small
-    /// compressed file cannot fill the memory. Default [`DEFAULT_ROW_CAP`].
+    /// compressed file cannot fill the memory. Default `DEFAULT_ROW_CAP` (20 million rows).
     pub row_cap: usize,
-    /// Likewise for the bytes read (after decompression). Default [`DEFAULT_BYTE_CAP`].
+    /// Likewise for the bytes read (after decompression). Default `DEFAULT_BYTE_CAP` (8 GiB).
     pub byte_cap: u64,
     /// A longer line is an error ([`FlowsError::RecordTooLong`]). Default
-    /// [`DEFAULT_MAX_RECORD_BYTES`](crate::DEFAULT_MAX_RECORD_BYTES).
+    /// [`DEFAULT_MAX_RECORD_BYTES`].
     pub max_record_bytes: usize,
 }
 

@@ -1,6 +1,6 @@
 //! Adaptation, in one place: what a meta-model and its detectors share (the known forests, the heads, the input
 //! normalisers, the threshold rule and the parameters) and the steps that turn a support into a local forest and
-//! its evidence. [`crate::MetaModel`] and every [`crate::Detector`] adapted from it hold the same [`Adapter`] behind
+//! its evidence. [`crate::MetaModel`] and every [`crate::Detector`] adapted from it hold the same `Adapter` behind
 //! an `Arc`, so adapting again rebuilds nothing.
 
 use metaforest_forest::Forest;

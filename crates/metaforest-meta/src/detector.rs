@@ -1,6 +1,6 @@
 //! A detector for one new domain: a weighted ensemble of the known forests and a local forest that scores new flows
 //! and explains its decisions. It is built by adaptation ([`crate::adapt`]) and shares its meta-model's
-//! [`Adapter`].
+//! `Adapter`.
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Model files, in the [`metaforest_forest::container`] (magic | format version | payload length | CRC-32 |
 //! bincode payload): meta-models (`.mf`, magic `MFMETA\0\0`) and detectors (`.mfd`, magic `MFDETECT`). Both carry
-//! their [`FeatureSpace`]. A meta-model stores its dfdx heads as safetensors bytes. Files are written to a temporary
+//! their [`FeatureSpace`](crate::FeatureSpace). A meta-model stores its dfdx heads as safetensors bytes. Files are written to a temporary
 //! file in the target folder and renamed, so a crash never leaves a half-written model behind.
 //!
 //! Loading checks everything before it is used (see [`crate::validate`]): a damaged or crafted file gives a
