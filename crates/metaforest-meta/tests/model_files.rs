@@ -301,3 +301,107 @@ fn old_and_swapped_files_say_what_to_do() {
         .to_string();
     assert!(e.contains("it is a detector"), "{e}");
 }
+
+/// The fixture's parameters as stored (episodes, one K of 2, query size, task-learner trees, local trees, seed):
+/// the offset of the local tree count in `file`.
+fn local_tree_count(file: &[u8]) -> usize {
+    let pattern: Vec<u8> = [20u64, 1, 2, 32, 6, 8, 3]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    find(file, &pattern) + 5 * 8
+}
+
+#[test]
+fn a_forged_local_tree_count_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, mut file) in [
+        ("trees.mf", f.model.to_bytes().unwrap()),
+        ("trees.mfd", f.detector.to_bytes().unwrap()),
+    ] {
+        let at = local_tree_count(&file);
+        file[at..at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        fix_header(&mut file);
+        let path = write(dir.path(), name, &file);
+        let e = if name.ends_with(".mfd") {
+            Detector::load(&path).unwrap_err().to_string()
+        } else {
+            MetaModel::load(&path).unwrap_err().to_string()
+        };
+        assert!(
+            e.contains(name) && e.contains("local forest of 1099511627776 trees"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_support_with_fewer_labels_than_rows_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let file = f.detector.to_bytes().unwrap();
+    let (x, y) = f.detector.support();
+    // The stored labels: their count, then one u32 each. Drop the last label.
+    let mut pattern = (y.len() as u64).to_le_bytes().to_vec();
+    pattern.extend(y.iter().flat_map(|v| v.to_le_bytes()));
+    let at = find(&file, &pattern);
+    let mut bad = file[..at].to_vec();
+    bad.extend((y.len() as u64 - 1).to_le_bytes());
+    bad.extend(y[..y.len() - 1].iter().flat_map(|v| v.to_le_bytes()));
+    bad.extend(&file[at + pattern.len()..]);
+    fix_header(&mut bad);
+    let e = detector_error(dir.path(), "labels.mfd", &bad);
+    let expected = format!(
+        "support of {}×{} features and {} labels",
+        x.nrows(),
+        x.ncols(),
+        y.len() - 1
+    );
+    assert!(e.contains(&expected), "{e}");
+}
+
+/// The stored threshold rule (intercept, slope) of the fixture.
+fn rule_bytes() -> Vec<u8> {
+    let rule = fixture().model.threshold_rule();
+    let mut out = rule.intercept.to_le_bytes().to_vec();
+    out.extend(rule.slope.to_le_bytes());
+    out
+}
+
+#[test]
+fn a_threshold_out_of_range_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = f.detector.to_bytes().unwrap();
+    // The detector's threshold is stored just before the rule.
+    let mut pattern = f.detector.threshold().to_le_bytes().to_vec();
+    pattern.extend(rule_bytes());
+    let at = find(&file, &pattern);
+    file[at..at + 8].copy_from_slice(&1.5f64.to_le_bytes());
+    fix_header(&mut file);
+    let e = detector_error(dir.path(), "threshold.mfd", &file);
+    assert!(e.contains("threshold 1.5 is not in [0, 1]"), "{e}");
+}
+
+#[test]
+fn a_threshold_rule_that_is_not_finite_is_refused() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = f.model.to_bytes().unwrap();
+    // The rule, then the training report (the rule's values alone may also be leaf values or weights).
+    let report = f.model.report();
+    let mut pattern = rule_bytes();
+    pattern.extend((report.episodes_train as u64).to_le_bytes());
+    pattern.extend((report.episodes_val as u64).to_le_bytes());
+    pattern.extend(report.weight_val_loss.to_le_bytes());
+    let at = find(&file, &pattern);
+    file[at..at + 8].copy_from_slice(&f64::NAN.to_le_bytes());
+    fix_header(&mut file);
+    let path = write(dir.path(), "rule.mf", &file);
+    let e = MetaModel::load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("rule.mf") && e.contains("threshold rule is not finite"),
+        "{e}"
+    );
+}
