@@ -98,10 +98,11 @@ fn require(dir: &Path, sub: &str, file: &str) -> Result<PathBuf> {
     })
 }
 
-fn opts(domain: &str) -> ReadOptions {
+/// `base` (its caps) with every row in domain `domain`.
+fn opts(base: &ReadOptions, domain: &str) -> ReadOptions {
     ReadOptions {
         domain: Some(domain.to_owned()),
-        ..ReadOptions::default()
+        ..base.clone()
     }
 }
 
@@ -114,6 +115,15 @@ pub fn has_nf_v2(dir: &Path) -> bool {
 
 /// One NF-v2 data set by domain name (e.g. `"NF-ToN-IoT-v2"`).
 pub fn load_nf_v2(dir: impl AsRef<Path>, domain: &str) -> Result<FlowTable> {
+    load_nf_v2_with_options(dir, domain, &ReadOptions::default())
+}
+
+/// [`load_nf_v2`] with the caps (row, byte, record length) of `options`; its `domain` is replaced.
+pub fn load_nf_v2_with_options(
+    dir: impl AsRef<Path>,
+    domain: &str,
+    options: &ReadOptions,
+) -> Result<FlowTable> {
     let dir = dir.as_ref();
     let (name, file) = NF_V2_FILES
         .iter()
@@ -129,7 +139,7 @@ pub fn load_nf_v2(dir: impl AsRef<Path>, domain: &str) -> Result<FlowTable> {
         require(dir, NF_V2_DIR, file)?,
         &schema,
         &mut Encoders::new(),
-        &opts(name),
+        &opts(options, name),
     )
 }
 
@@ -137,10 +147,18 @@ pub fn load_nf_v2(dir: impl AsRef<Path>, domain: &str) -> Result<FlowTable> {
 /// Class names are the files' own (`ddos` in ToN, `DDoS` in BoT stay distinct classes). The files
 /// are read in parallel; the result does not depend on the thread count.
 pub fn load_nf_v2_all(dir: impl AsRef<Path>) -> Result<FlowTable> {
+    load_nf_v2_all_with_options(dir, &ReadOptions::default())
+}
+
+/// [`load_nf_v2_all`] with the caps of `options` (per file).
+pub fn load_nf_v2_all_with_options(
+    dir: impl AsRef<Path>,
+    options: &ReadOptions,
+) -> Result<FlowTable> {
     let dir = dir.as_ref();
     let tables: Vec<FlowTable> = NF_V2_FILES
         .par_iter()
-        .map(|(name, _)| load_nf_v2(dir, name))
+        .map(|(name, _)| load_nf_v2_with_options(dir, name, options))
         .collect::<Result<_>>()?;
     FlowTable::concat(&tables)
 }
@@ -199,13 +217,21 @@ pub fn load_nsl_kdd_with(
     file: NslKddFile,
     encoders: &mut Encoders,
 ) -> Result<FlowTable> {
-    let dir = dir.as_ref();
+    load_nsl_kdd_capped(dir.as_ref(), file, encoders, &ReadOptions::default())
+}
+
+fn load_nsl_kdd_capped(
+    dir: &Path,
+    file: NslKddFile,
+    encoders: &mut Encoders,
+    options: &ReadOptions,
+) -> Result<FlowTable> {
     let schema = Schema::builtin("nsl-kdd")?;
     read_csv(
         require(dir, NSL_KDD_DIR, &file.file_name())?,
         &schema,
         encoders,
-        &opts(file.name()),
+        &opts(options, file.name()),
     )
 }
 
@@ -236,15 +262,23 @@ impl NslKdd {
 
 /// Loads the four NSL-KDD files and `attack_families.csv` (see [`NslKdd`]).
 pub fn load_nsl_kdd_all(dir: impl AsRef<Path>) -> Result<NslKdd> {
+    load_nsl_kdd_all_with_options(dir, &ReadOptions::default())
+}
+
+/// [`load_nsl_kdd_all`] with the caps of `options` (per file).
+pub fn load_nsl_kdd_all_with_options(
+    dir: impl AsRef<Path>,
+    options: &ReadOptions,
+) -> Result<NslKdd> {
     let dir = dir.as_ref();
     let families = load_attack_families(dir)?;
     let mut enc = Encoders::new();
-    let train = load_nsl_kdd_with(dir, NslKddFile::Train, &mut enc)?;
+    let train = load_nsl_kdd_capped(dir, NslKddFile::Train, &mut enc, options)?;
     enc.freeze();
     // Sequential on purpose: the class dictionary grows file by file, in a fixed order.
-    let test = load_nsl_kdd_with(dir, NslKddFile::Test, &mut enc)?;
-    let train_20 = load_nsl_kdd_with(dir, NslKddFile::Train20, &mut enc)?;
-    let test_21 = load_nsl_kdd_with(dir, NslKddFile::Test21, &mut enc)?;
+    let test = load_nsl_kdd_capped(dir, NslKddFile::Test, &mut enc, options)?;
+    let train_20 = load_nsl_kdd_capped(dir, NslKddFile::Train20, &mut enc, options)?;
+    let test_21 = load_nsl_kdd_capped(dir, NslKddFile::Test21, &mut enc, options)?;
     Ok(NslKdd {
         train,
         test,
@@ -396,11 +430,19 @@ pub fn has_unsw_nb15(dir: &Path) -> bool {
 
 /// The UNSW-NB15 testing set (82,332 rows; `id` dropped; `proto`, `service`, `state` categorical).
 pub fn load_unsw_nb15(dir: impl AsRef<Path>) -> Result<FlowTable> {
+    load_unsw_nb15_with_options(dir, &ReadOptions::default())
+}
+
+/// [`load_unsw_nb15`] with the caps of `options`.
+pub fn load_unsw_nb15_with_options(
+    dir: impl AsRef<Path>,
+    options: &ReadOptions,
+) -> Result<FlowTable> {
     let schema = Schema::builtin("unsw-nb15")?;
     read_csv(
         require(dir.as_ref(), UNSW_NB15_DIR, UNSW_NB15_FILE)?,
         &schema,
         &mut Encoders::new(),
-        &opts(UNSW_NB15_DOMAIN),
+        &opts(options, UNSW_NB15_DOMAIN),
     )
 }

@@ -35,7 +35,8 @@ pub use episode::{Episode, EpisodeSampler, QuerySize, Split, Stratify};
 pub use error::{FlowsError, Result};
 pub use lines::DEFAULT_MAX_RECORD_BYTES;
 pub use reader::{
-    read_csv, read_csv_from, read_header, NonFinitePolicy, ReadOptions, UNLABELLED_CLASS,
+    read_csv, read_csv_from, read_header, NonFinitePolicy, ReadOptions, DEFAULT_BYTE_CAP,
+    DEFAULT_ROW_CAP, UNLABELLED_CLASS,
 };
 pub use row_format::RowFormat;
 pub use row_reader::{MappedRow, RowReader};

@@ -8,7 +8,8 @@ use std::time::Instant;
 use clap::Args;
 use metaforest_flows::datasets::{self, NslKddFile};
 use metaforest_flows::{
-    domains, read_header, synthetic, ColumnRole, FlowTable, Schema, SyntheticConfig,
+    domains, read_header, synthetic, ColumnRole, FlowTable, FlowsError, ReadOptions, Schema,
+    SyntheticConfig,
 };
 
 use super::{CmdResult, Context};
@@ -19,11 +20,86 @@ pub struct DataArgs {
     /// Also summarise the synthetic default when real data is found.
     #[arg(long)]
     pub synthetic: bool,
+    /// A file with more data rows than this is an error (a bound on memory).
+    #[arg(long, value_name = "N", default_value_t = metaforest_flows::DEFAULT_ROW_CAP)]
+    pub row_cap: usize,
+    /// A file larger than this once decompressed is an error: bytes, or with a K, M, G or T suffix (powers of
+    /// 1024).
+    #[arg(long, value_name = "SIZE", default_value_t = metaforest_flows::DEFAULT_BYTE_CAP, value_parser = parse_size)]
+    pub byte_cap: u64,
+    /// A longer line (record) is an error.
+    #[arg(long, value_name = "BYTES", default_value_t = metaforest_flows::DEFAULT_MAX_RECORD_BYTES)]
+    pub max_record_bytes: usize,
+}
+
+impl DataArgs {
+    fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            row_cap: self.row_cap,
+            byte_cap: self.byte_cap,
+            max_record_bytes: self.max_record_bytes,
+            ..ReadOptions::default()
+        }
+    }
+}
+
+/// `8G` → 8 GiB; plain numbers are bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix(['B', 'b']).unwrap_or(t);
+    let t = t.strip_suffix(['i', 'I']).unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("`{s}`: unknown size suffix `{c}` (K, M, G or T)")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (e.g. 500000, 64M, 8G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// A cap reached while loading, said with the flag that raises it.
+fn name_the_flag(e: FlowsError) -> Box<dyn std::error::Error> {
+    match &e {
+        FlowsError::TooLarge {
+            path,
+            line,
+            what,
+            limit,
+        } => {
+            let flag = if what.contains("rows") {
+                "--row-cap N"
+            } else {
+                "--byte-cap SIZE"
+            };
+            format!(
+                "{}: line {line}: {what} exceeds the cap of {limit}; raise it with `metaforest data {flag}`",
+                path.display()
+            )
+            .into()
+        }
+        FlowsError::RecordTooLong { .. } => {
+            format!("{e}; raise the bound with `metaforest data --max-record-bytes BYTES`").into()
+        }
+        _ => e.into(),
+    }
 }
 
 /// Runs `metaforest data`.
 pub fn run(ctx: &Context, args: DataArgs) -> CmdResult {
     let dir = &ctx.data_dir;
+    let options = args.read_options();
     println!("data folder: {}", shown(dir));
     if let Some(n) = ctx.threads {
         println!("worker threads: {n}");
@@ -33,7 +109,7 @@ pub fn run(ctx: &Context, args: DataArgs) -> CmdResult {
     if datasets::has_nf_v2(dir) {
         found += 1;
         let t0 = Instant::now();
-        let t = datasets::load_nf_v2_all(dir)?;
+        let t = datasets::load_nf_v2_all_with_options(dir, &options).map_err(name_the_flag)?;
         println!(
             "\n[nf-v2] NetFlow v2: four data sets pooled, domain = data set (loaded in {:.2} s)",
             t0.elapsed().as_secs_f64()
@@ -51,7 +127,7 @@ pub fn run(ctx: &Context, args: DataArgs) -> CmdResult {
     if datasets::has_nsl_kdd(dir) {
         found += 1;
         let t0 = Instant::now();
-        let kdd = datasets::load_nsl_kdd_all(dir)?;
+        let kdd = datasets::load_nsl_kdd_all_with_options(dir, &options).map_err(name_the_flag)?;
         println!(
             "\n[nsl-kdd] NSL-KDD: four files, categorical codes of KDDTrain+ reused for the others (loaded in {:.2} s)",
             t0.elapsed().as_secs_f64()
@@ -99,7 +175,7 @@ pub fn run(ctx: &Context, args: DataArgs) -> CmdResult {
     if datasets::has_unsw_nb15(dir) {
         found += 1;
         let t0 = Instant::now();
-        let t = datasets::load_unsw_nb15(dir)?;
+        let t = datasets::load_unsw_nb15_with_options(dir, &options).map_err(name_the_flag)?;
         println!(
             "\n[unsw-nb15] UNSW-NB15 testing set (loaded in {:.2} s)",
             t0.elapsed().as_secs_f64()
@@ -283,7 +359,22 @@ fn shown(p: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::thousands;
+    use super::{parse_size, thousands};
+
+    #[test]
+    fn sizes_with_suffixes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("8G"), Ok(8 << 30));
+        assert_eq!(parse_size("3MiB"), Ok(3 << 20));
+        assert!(parse_size("8X")
+            .unwrap_err()
+            .contains("unknown size suffix"));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999T")
+            .unwrap_err()
+            .contains("too large"));
+    }
 
     #[test]
     fn thousands_separators() {
