@@ -19,6 +19,7 @@
 //! ```
 
 pub mod adapt;
+mod batch;
 pub mod calibration;
 pub mod descriptor;
 pub mod detector;

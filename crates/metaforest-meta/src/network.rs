@@ -166,12 +166,9 @@ impl MlpMetaLearner {
 impl MetaLearner for MlpMetaLearner {
     fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)> {
         match &self.weight {
-            Some(m) => rows
-                .iter()
-                .map(|r| {
-                    let o = m.forward(r);
-                    (o[0], o[1])
-                })
+            Some(m) => crate::batch::forward_rows(m, rows)
+                .chunks(2)
+                .map(|o| (o[0], o[1]))
                 .collect(),
             // No weighting head (ablation "initialisation only"): the local forest alone decides.
             None => vec![(0.0, 0.0); rows.len()],
