@@ -23,6 +23,7 @@ mod row_reader;
 mod schema;
 pub mod synthetic;
 mod table;
+pub mod training_set;
 pub mod zeek;
 
 use std::path::{Path, PathBuf};
