@@ -52,6 +52,8 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     /// The detector's ranked if-then detection rules.
     Rules(commands::rules::RulesArgs),
+    /// A plain random forest on labelled flows: fit, then predict (the support-only baseline).
+    Forest(commands::forest::ForestArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +100,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => commands::detect::run(&ctx, args),
         Command::Explain(args) => commands::explain::run(&ctx, args),
         Command::Rules(args) => commands::rules::run(&ctx, args),
+        Command::Forest(args) => commands::forest::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,124 @@
+//! The operator's path end to end through the built binary, on fixtures the tests generate: a plain
+//! forest (`forest fit|predict`), training on a schema file's column values, and no silent synthetic
+//! fallback when data is missing.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use metaforest_flows::datasets::NF_V2_FEATURES;
+use metaforest_flows::synthetic::generate;
+use metaforest_flows::{FlowTable, SyntheticConfig};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_metaforest"))
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("binary runs");
+    assert!(!out.status.success(), "{cmd:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Synthetic flows in the NF-v2 feature space (`networks` simulated networks).
+fn flows(networks: usize, rows: usize) -> FlowTable {
+    generate(&SyntheticConfig {
+        n_networks: networks,
+        rows_per_network: rows,
+        ..SyntheticConfig::default()
+    })
+    .unwrap()
+}
+
+/// Writes `rows` of `t` as an NF-v2 CSV, with `extra` (header, value per row) columns after the features.
+fn write_csv(path: &Path, t: &FlowTable, rows: &[usize], extra: Option<(&str, &dyn Fn(usize) -> String)>) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut header: Vec<&str> = NF_V2_FEATURES.to_vec();
+    if let Some((name, _)) = extra {
+        header.push(name);
+    }
+    header.extend(["Label", "Attack"]);
+    writeln!(f, "{}", header.join(",")).unwrap();
+    let x = t.features();
+    for &r in rows {
+        let mut s: Vec<String> = (0..t.n_features()).map(|j| format!("{}", x[[r, j]])).collect();
+        if let Some((_, value)) = extra {
+            s.push(value(r));
+        }
+        s.push(t.labels()[r].to_string());
+        s.push(t.class_names()[t.class_codes()[r] as usize].clone());
+        writeln!(f, "{}", s.join(",")).unwrap();
+    }
+}
+
+fn rows_of(t: &FlowTable, domain: u16) -> Vec<usize> {
+    (0..t.n_rows()).filter(|&r| t.domain_codes()[r] == domain).collect()
+}
+
+#[test]
+fn forest_fit_then_predict_scores_every_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = flows(1, 600);
+    let all: Vec<usize> = (0..t.n_rows()).collect();
+    let train = dir.path().join("train.csv");
+    let test = dir.path().join("test.csv");
+    write_csv(&train, &t, &all[..400], None);
+    write_csv(&test, &t, &all[400..], None);
+    let model = dir.path().join("forest.mff");
+    let out = run(bin()
+        .args(["forest", "fit", "--trees", "20", "-o"])
+        .arg(&model)
+        .arg(&train));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("20 trees on 400 flows"));
+
+    let out = run(bin().args(["forest", "predict"]).arg(&model).arg(&test));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "line,score,verdict,label");
+    assert_eq!(lines.len(), 201);
+    let right = lines[1..]
+        .iter()
+        .filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2] == "attack") == (f[3] == "1")
+        })
+        .count();
+    assert!(right > 150, "{right} of 200 right");
+
+    let out = run(bin()
+        .args(["forest", "predict", "--output", "jsonl"])
+        .arg(&model)
+        .arg(&test));
+    let first = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert!(v["score"].as_f64().is_some() && v["verdict"].is_string());
+
+    let err = fails(bin().args(["forest", "predict"]).arg(&train).arg(&test));
+    assert!(err.contains("not a readable forest file"), "{err}");
+}
+
+#[test]
+fn no_silent_synthetic_fallback_when_data_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("no-data-here");
+    let err = fails(bin()
+        .arg("--data")
+        .arg(&empty)
+        .args(["train", "--no-progress", "-o"])
+        .arg(dir.path().join("m.mf")));
+    assert!(err.contains("no nf-v2 data found: looked in"), "{err}");
+    assert!(err.contains("no-data-here"), "{err}");
+    assert!(err.contains("--synthetic"), "{err}");
+    assert!(!dir.path().join("m.mf").exists());
+}
