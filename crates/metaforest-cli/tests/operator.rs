@@ -42,7 +42,12 @@ fn flows(networks: usize, rows: usize) -> FlowTable {
 }
 
 /// Writes `rows` of `t` as an NF-v2 CSV, with `extra` (header, value per row) columns after the features.
-fn write_csv(path: &Path, t: &FlowTable, rows: &[usize], extra: Option<(&str, &dyn Fn(usize) -> String)>) {
+fn write_csv(
+    path: &Path,
+    t: &FlowTable,
+    rows: &[usize],
+    extra: Option<(&str, &dyn Fn(usize) -> String)>,
+) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut header: Vec<&str> = NF_V2_FEATURES.to_vec();
     if let Some((name, _)) = extra {
@@ -52,7 +57,9 @@ fn write_csv(path: &Path, t: &FlowTable, rows: &[usize], extra: Option<(&str, &d
     writeln!(f, "{}", header.join(",")).unwrap();
     let x = t.features();
     for &r in rows {
-        let mut s: Vec<String> = (0..t.n_features()).map(|j| format!("{}", x[[r, j]])).collect();
+        let mut s: Vec<String> = (0..t.n_features())
+            .map(|j| format!("{}", x[[r, j]]))
+            .collect();
         if let Some((_, value)) = extra {
             s.push(value(r));
         }
@@ -63,7 +70,9 @@ fn write_csv(path: &Path, t: &FlowTable, rows: &[usize], extra: Option<(&str, &d
 }
 
 fn rows_of(t: &FlowTable, domain: u16) -> Vec<usize> {
-    (0..t.n_rows()).filter(|&r| t.domain_codes()[r] == domain).collect()
+    (0..t.n_rows())
+        .filter(|&r| t.domain_codes()[r] == domain)
+        .collect()
 }
 
 #[test]
@@ -112,11 +121,13 @@ fn forest_fit_then_predict_scores_every_flow() {
 fn no_silent_synthetic_fallback_when_data_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("no-data-here");
-    let err = fails(bin()
-        .arg("--data")
-        .arg(&empty)
-        .args(["train", "--no-progress", "-o"])
-        .arg(dir.path().join("m.mf")));
+    let err = fails(
+        bin()
+            .arg("--data")
+            .arg(&empty)
+            .args(["train", "--no-progress", "-o"])
+            .arg(dir.path().join("m.mf")),
+    );
     assert!(err.contains("no nf-v2 data found: looked in"), "{err}");
     assert!(err.contains("no-data-here"), "{err}");
     assert!(err.contains("--synthetic"), "{err}");

@@ -130,7 +130,9 @@ pub fn read_labelled_files(format: &RowFormat, paths: &[PathBuf]) -> Result<Flow
             RowFormat::Schema(schema) => {
                 read_csv(path, schema, &mut encoders, &ReadOptions::default())?
             }
-            RowFormat::CicFlowMeter => read_mapped_csv(path, &Dialect::CicFlowMeter, &nf_v2_space())?,
+            RowFormat::CicFlowMeter => {
+                read_mapped_csv(path, &Dialect::CicFlowMeter, &nf_v2_space())?
+            }
             RowFormat::Zeek => read_conn_log(path, &nf_v2_space())?,
         };
         tables.push(table);
@@ -294,7 +296,8 @@ attack = "attack_class"
     fn families_come_from_a_file_when_the_data_has_none() {
         let dir = tempfile::tempdir().unwrap();
         let schema = Schema::from_toml_str(SCHEMA, "test").unwrap();
-        let csv = "bytes,site,label,attack\n1,a,0,Benign\n2,a,1,smurf\n3,a,1,neptune\n4,a,1,satan\n";
+        let csv =
+            "bytes,site,label,attack\n1,a,0,Benign\n2,a,1,smurf\n3,a,1,neptune\n4,a,1,satan\n";
         let path = write(dir.path(), "flows.csv", csv);
         let table = read_labelled_files(&RowFormat::Schema(schema), &[path]).unwrap();
         let map = write(
@@ -320,6 +323,9 @@ attack = "attack_class"
         let err = load_data_set(dir.path(), DataSet::UnswNb15)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("unsw-nb15") && err.contains("looked in"), "{err}");
+        assert!(
+            err.contains("unsw-nb15") && err.contains("looked in"),
+            "{err}"
+        );
     }
 }

@@ -155,7 +155,11 @@ fn predict(args: PredictArgs) -> CmdResult {
         read += 1;
         file.forest.predict_proba_row_into(&row, &mut proba)?;
         let score = proba[1];
-        let verdict = if score >= args.threshold { "attack" } else { "benign" };
+        let verdict = if score >= args.threshold {
+            "attack"
+        } else {
+            "benign"
+        };
         let label = meta.label.map_or(String::new(), |l| l.to_string());
         match args.output {
             OutputFormat::Csv => writeln!(out, "{},{score:.6},{verdict},{label}", meta.line)?,

@@ -180,11 +180,13 @@ pub fn select_domains(
 }
 
 fn parse_data_set(s: &str) -> Result<DataSet, String> {
-    s.parse().map_err(|e: metaforest_flows::FlowsError| e.to_string())
+    s.parse()
+        .map_err(|e: metaforest_flows::FlowsError| e.to_string())
 }
 
 fn parse_domains_by(s: &str) -> Result<DomainsBy, String> {
-    s.parse().map_err(|e: metaforest_flows::FlowsError| e.to_string())
+    s.parse()
+        .map_err(|e: metaforest_flows::FlowsError| e.to_string())
 }
 
 /// The table to train on and its known domains, as the flags say; missing data is an error.
@@ -260,14 +262,22 @@ fn describe_heads(r: &metaforest_meta::TrainReport) -> [String; 3] {
     };
     let kept = |name: &str, on: bool, plain: &str| {
         if on {
-            format!("{name} head: learned and kept (it beat the plain forest on the validation domain)")
+            format!(
+                "{name} head: learned and kept (it beat the plain forest on the validation domain)"
+            )
         } else {
-            format!("{name} head: dropped (it did not beat the plain forest), adaptation uses {plain}")
+            format!(
+                "{name} head: dropped (it did not beat the plain forest), adaptation uses {plain}"
+            )
         }
     };
     [
         weighting,
-        kept("configuration", r.config_head_kept, "the plain configuration"),
+        kept(
+            "configuration",
+            r.config_head_kept,
+            "the plain configuration",
+        ),
         kept("feature-prior", r.prior_head_kept, "a uniform prior"),
     ]
 }
