@@ -3,7 +3,7 @@
 //! fallback when data is missing.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use metaforest_flows::datasets::NF_V2_FEATURES;
@@ -67,12 +67,6 @@ fn write_csv(
         s.push(t.class_names()[t.class_codes()[r] as usize].clone());
         writeln!(f, "{}", s.join(",")).unwrap();
     }
-}
-
-fn rows_of(t: &FlowTable, domain: u16) -> Vec<usize> {
-    (0..t.n_rows())
-        .filter(|&r| t.domain_codes()[r] == domain)
-        .collect()
 }
 
 #[test]
