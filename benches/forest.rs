@@ -3,39 +3,9 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use linfa::ParamGuard;
+use metaforest::flows::synthetic::benchmark_rows;
 use metaforest::forest::{Forest, ForestParams};
-use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
-
-/// Learnable, noisy binary target over 40 mixed features (same recipe as `metaforest-compare`).
-fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Vec<u32>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = Array2::<f64>::zeros((n, 40));
-    let mut y = Vec::with_capacity(n);
-    for i in 0..n {
-        for j in 0..40 {
-            x[[i, j]] = match j % 4 {
-                0 => rng.gen::<f64>() * 10.0,
-                1 => (rng.gen::<f64>() * 8.0).floor(),
-                2 => (-rng.gen::<f64>().ln()) * 1000.0,
-                _ => rng.gen::<f64>() * 2.0 - 1.0,
-            };
-        }
-        let s = (x[[i, 0]] - 5.0) * 0.6
-            + if x[[i, 1]] >= 4.0 { 1.5 } else { -1.0 }
-            + x[[i, 3]] * x[[i, 7]] * 3.0
-            - 0.2;
-        let label = u32::from(rng.gen::<f64>() < 1.0 / (1.0 + (-s).exp()));
-        y.push(if rng.gen::<f64>() < 0.05 {
-            1 - label
-        } else {
-            label
-        });
-    }
-    (x, y)
-}
 
 fn pool() -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
@@ -45,7 +15,7 @@ fn pool() -> rayon::ThreadPool {
 }
 
 fn bench(c: &mut Criterion) {
-    let (x, y) = synthetic(25_000, 7);
+    let (x, y) = benchmark_rows(25_000, 7);
     let (xtr, xte) = (
         x.slice(ndarray::s![..20_000, ..]),
         x.slice(ndarray::s![20_000.., ..]),

@@ -5,6 +5,7 @@
 //! takes a `pub mod` line in `commands/mod.rs` and a variant + match arm here.
 
 mod commands;
+mod signals;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    signals::remove_temporary_files_on_signals();
     // Logs go to stderr, filtered by RUST_LOG (default: warnings only).
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -239,6 +239,28 @@ fn train_adapt_detect_stream_rules_explain() {
         .sum();
     assert!((weights - 1.0).abs() < 1e-6);
 
+    // `adapt` writes the same bytes run twice and at 1, 2 and 8 worker threads.
+    let reference = std::fs::read(&detector).unwrap();
+    for (threads, name) in [
+        ("1", "t1.mfd"),
+        ("1", "t1b.mfd"),
+        ("2", "t2.mfd"),
+        ("8", "t8.mfd"),
+    ] {
+        let path = dir.path().join(name);
+        run(bin()
+            .args(["--threads", threads, "adapt"])
+            .arg(&model)
+            .arg("--support")
+            .arg(&support)
+            .args(["--max-far", "0.05", "-o"])
+            .arg(&path));
+        assert!(
+            std::fs::read(&path).unwrap() == reference,
+            "adapt at {threads} threads ({name}) wrote other bytes"
+        );
+    }
+
     // Adapting the detector again extends its support and re-derives the rules.
     let detector2 = dir.path().join("detector2.mfd");
     run(bin()
@@ -273,6 +295,16 @@ fn train_adapt_detect_stream_rules_explain() {
     std::fs::write(&newer, &bytes).unwrap();
     let e = fail(&["rules".as_ref(), newer.as_os_str()]);
     assert!(e.contains("version 99"), "{e}");
+    // A file in the command-line tool's former format names the command that re-creates it.
+    let mut bytes = std::fs::read(&detector).unwrap();
+    bytes[..8].copy_from_slice(b"MFCLIDET");
+    let old = dir.path().join("old.mfd");
+    std::fs::write(&old, &bytes).unwrap();
+    let e = fail(&["detect".as_ref(), old.as_os_str()]);
+    assert!(
+        e.contains("older format") && e.contains("metaforest adapt"),
+        "{e}"
+    );
     let truncated = dir.path().join("truncated.mfd");
     std::fs::write(&truncated, &std::fs::read(&detector).unwrap()[..100]).unwrap();
     let e = fail(&["rules".as_ref(), truncated.as_os_str()]);

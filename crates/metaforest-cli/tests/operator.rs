@@ -108,7 +108,7 @@ fn forest_fit_then_predict_scores_every_flow() {
     assert!(v["score"].as_f64().is_some() && v["verdict"].is_string());
 
     let err = fails(bin().args(["forest", "predict"]).arg(&train).arg(&test));
-    assert!(err.contains("not a readable forest file"), "{err}");
+    assert!(err.contains("not a metaforest plain forest"), "{err}");
 }
 
 #[test]

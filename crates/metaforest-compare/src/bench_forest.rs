@@ -14,10 +14,11 @@ use std::time::Instant;
 
 use clap::Args;
 use linfa::ParamGuard;
+use metaforest_flows::synthetic::benchmark_rows;
 use metaforest_forest::ForestParams;
 use ndarray::{s, Array1, Array2};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
@@ -65,44 +66,6 @@ pub struct BenchForestArgs {
     /// Internal: the worker's test file.
     #[arg(long, hide = true)]
     pub worker_test: Option<PathBuf>,
-}
-
-/// The synthetic benchmark data: a learnable but noisy binary target over 40 features of mixed
-/// kinds (uniform, small integers, heavy-tailed, signed), with thresholds, an interaction, a log
-/// term and 5 % label noise, so no forest reaches 100 % and splits on every kind of feature matter.
-pub fn synthetic(n: usize, seed: u64) -> (Array2<f64>, Vec<u32>) {
-    let f = 40;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = Array2::<f64>::zeros((n, f));
-    let mut y = Vec::with_capacity(n);
-    for i in 0..n {
-        for j in 0..f {
-            x[[i, j]] = match j % 4 {
-                0 => rng.gen::<f64>() * 10.0,
-                1 => (rng.gen::<f64>() * 8.0).floor(),
-                2 => (-rng.gen::<f64>().ln()) * 1000.0,
-                _ => rng.gen::<f64>() * 2.0 - 1.0,
-            };
-        }
-        let s = (x[[i, 0]] - 5.0) * 0.6
-            + if x[[i, 1]] >= 4.0 { 1.5 } else { -1.0 }
-            + (x[[i, 2]] / 1000.0).ln() * 0.5
-            + x[[i, 3]] * x[[i, 7]] * 3.0
-            + if x[[i, 4]] > 7.0 && x[[i, 5]] < 2.0 {
-                2.0
-            } else {
-                0.0
-            }
-            + (x[[i, 8]] - 5.0).abs() * 0.4
-            - 1.0;
-        let p = 1.0 / (1.0 + (-s).exp());
-        let mut label = u32::from(rng.gen::<f64>() < p);
-        if rng.gen::<f64>() < 0.05 {
-            label = 1 - label;
-        }
-        y.push(label);
-    }
-    (x, y)
 }
 
 struct Split {
@@ -387,7 +350,7 @@ fn load_splits(args: &BenchForestArgs, data_dir: &Path) -> BoxResult<Vec<Split>>
     }
     if want != "nf-v2" {
         let n_test = (args.rows / 5).max(1);
-        let (x, y) = synthetic(args.rows + n_test, args.seed);
+        let (x, y) = benchmark_rows(args.rows + n_test, args.seed);
         splits.push(Split {
             name: format!("synthetic {} × 40", args.rows),
             x_train: x.slice(s![..args.rows, ..]).to_owned(),
@@ -654,7 +617,7 @@ mod tests {
 
     #[test]
     fn bench_files_round_trip_and_metrics_are_right() {
-        let (x, y) = synthetic(50, 1);
+        let (x, y) = benchmark_rows(50, 1);
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("d.bin");
         write_bin(&p, x.view(), &y).unwrap();
@@ -672,7 +635,7 @@ mod tests {
 
     #[test]
     fn synthetic_target_is_learnable_but_noisy() {
-        let (_, y) = synthetic(5000, 3);
+        let (_, y) = benchmark_rows(5000, 3);
         let ones = y.iter().filter(|v| **v == 1).count();
         assert!(ones > 1000 && ones < 4000, "{ones} positives");
     }

@@ -4,8 +4,9 @@
 Usage: compare_records.py BEFORE.json AFTER.json
 
 A record is keyed by (protocol, variant, domain, method, k, draw). Prints every key present in only one file and
-every metric that differs (exact float equality: runs are seeded and deterministic), then a per-method count.
-Exits 0 when the files hold identical records, 1 otherwise.
+every metric that differs (exact float equality: runs are seeded and deterministic), then a per-method count and,
+for every method with changed records, its mean macro-F1 before and after per protocol, variant and K (over the
+domains and draws both files hold). Exits 0 when the files hold identical records, 1 otherwise.
 """
 import json
 import sys
@@ -49,6 +50,16 @@ def main():
     same = len(set(before) & set(after)) - sum(changed.values())
     print(f"{len(before)} records before, {len(after)} after: {same} identical, "
           f"{sum(changed.values())} changed {dict(changed)}, {len(only_before)} only before, {len(only_after)} only after")
+    for method in sorted(changed):
+        groups = {}
+        for key in set(before) & set(after):
+            if key[3] == method:
+                groups.setdefault((key[0], key[1], key[4]), []).append(key)
+        for (protocol, variant, k), keys in sorted(groups.items(), key=str):
+            mb = sum(before[x]["macro_f1"] or 0.0 for x in keys) / len(keys)
+            ma = sum(after[x]["macro_f1"] or 0.0 for x in keys) / len(keys)
+            print(f"  {method:8} {protocol} {variant or '-':9} K={k:<3} macro-F1 {mb:.4f} -> {ma:.4f} "
+                  f"({(ma - mb) * 100:+.2f} points, {len(keys)} records)")
     sys.exit(0 if not changed and not only_before and not only_after else 1)
 
 

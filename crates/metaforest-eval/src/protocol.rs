@@ -185,8 +185,19 @@ pub fn family_spec(protocol: &str, table: FlowTable, cfg: &BenchConfig) -> Proto
     // Largest families first, so the report reads from the common to the rare.
     let mut fams: Vec<(String, Vec<usize>)> = fam_rows.into_iter().collect();
     fams.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
-    let parts = partition(&normal, fams.len().max(1), derive(seed, 1));
-    let domains: Vec<Domain> = fams
+    let domains = families_with_normal_shares(fams, &normal, derive(seed, 1));
+    leave_one_out(protocol, "", Arc::new(table), domains, cfg)
+}
+
+/// Known domains from attack families: each family's rows plus an even, seeded share of the normal rows.
+fn families_with_normal_shares(
+    families: impl IntoIterator<Item = (String, Vec<usize>)>,
+    normal: &[usize],
+    seed: u64,
+) -> Vec<Domain> {
+    let families: Vec<(String, Vec<usize>)> = families.into_iter().collect();
+    let parts = partition(normal, families.len().max(1), seed);
+    families
         .into_iter()
         .zip(parts)
         .map(|((name, mut rows), normal_part)| {
@@ -194,8 +205,7 @@ pub fn family_spec(protocol: &str, table: FlowTable, cfg: &BenchConfig) -> Proto
             rows.sort_unstable();
             Domain { name, rows }
         })
-        .collect();
-    leave_one_out(protocol, "", Arc::new(table), domains, cfg)
+        .collect()
 }
 
 /// P2 on NSL-KDD (loaded with `datasets::load_nsl_kdd_all`): K-shot tasks, one per attack type absent from
@@ -221,16 +231,7 @@ pub fn p2_spec(nsl: &datasets::NslKdd, cfg: &BenchConfig) -> Result<ProtocolSpec
             fam_rows.entry(f.to_string()).or_default().push(r);
         }
     }
-    let parts = partition(&train_normal, fam_rows.len().max(1), derive(seed, 1));
-    let mut domains: Vec<Domain> = fam_rows
-        .into_iter()
-        .zip(parts)
-        .map(|((name, mut rows), normal_part)| {
-            rows.extend(normal_part);
-            rows.sort_unstable();
-            Domain { name, rows }
-        })
-        .collect();
+    let mut domains = families_with_normal_shares(fam_rows, &train_normal, derive(seed, 1));
     let known: Vec<usize> = (0..domains.len()).collect();
 
     // Held-out tasks: novel types of KDDTest+.

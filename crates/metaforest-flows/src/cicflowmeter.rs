@@ -13,10 +13,11 @@
 //! the built-in NetFlow-v2 mapping [`NF_V2_MAP`]; otherwise missing (`NaN`).
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::error::{FlowsError, Result};
+use crate::lines::{Next, RecordReader, DEFAULT_MAX_RECORD_BYTES};
 use crate::row_reader::{MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
@@ -180,9 +181,14 @@ enum Source {
     Flags(Vec<(usize, u32)>),
 }
 
-/// Streams a CSV flow export (see the module documentation).
-pub struct CsvRowReader<R: Read> {
-    csv: csv::Reader<R>,
+/// Streams a CSV flow export (see the module documentation). Lines are numbered physically (blank
+/// lines, comments and CRLF endings count), a record is one line, and a record longer than the bound is
+/// a malformed row.
+pub struct CsvRowReader<R: BufRead> {
+    records: RecordReader<R>,
+    max_record_bytes: usize,
+    /// Set after an error that ends the stream.
+    ended: bool,
     origin: PathBuf,
     schema: Schema,
     header: Vec<String>,
@@ -194,7 +200,7 @@ pub struct CsvRowReader<R: Read> {
     last_line: u64,
 }
 
-impl<R: Read> RowReader for CsvRowReader<R> {
+impl<R: BufRead> RowReader for CsvRowReader<R> {
     fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow>> {
         CsvRowReader::next_row(self, out)
     }
@@ -204,35 +210,51 @@ impl<R: Read> RowReader for CsvRowReader<R> {
     }
 }
 
-impl<R: Read> CsvRowReader<R> {
-    /// Reads the header and plans the mapping onto `target`.
+impl<R: BufRead> CsvRowReader<R> {
+    /// Reads the header and plans the mapping onto `target`; records are bounded by
+    /// [`DEFAULT_MAX_RECORD_BYTES`].
     pub fn new(
         input: R,
         origin: impl Into<PathBuf>,
         dialect: &Dialect,
         target: &[ColumnSpec],
     ) -> Result<Self> {
+        Self::with_max_record_bytes(input, origin, dialect, target, DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// Like [`new`](Self::new), with records (lines) bounded by `max_record_bytes`.
+    pub fn with_max_record_bytes(
+        input: R,
+        origin: impl Into<PathBuf>,
+        dialect: &Dialect,
+        target: &[ColumnSpec],
+        max_record_bytes: usize,
+    ) -> Result<Self> {
         let origin = origin.into();
         let (schema, cic) = match dialect {
             Dialect::Schema(s) => (s.clone(), false),
             Dialect::CicFlowMeter => (Schema::builtin("cicflowmeter")?, true),
         };
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(schema.delimiter)
-            .comment(schema.comment)
-            .from_reader(input);
+        let mut records =
+            RecordReader::new(input, schema.delimiter, schema.comment, max_record_bytes);
         let mut record = csv::ByteRecord::new();
-        let read = csv
-            .read_byte_record(&mut record)
-            .map_err(|e| FlowsError::Csv {
-                path: origin.clone(),
-                line: 1,
-                message: e.to_string(),
-            })?;
-        if !read {
-            return Err(FlowsError::EmptyFile { path: origin });
+        match records.next_record(&mut record) {
+            Ok(Next::Line) => {}
+            Ok(Next::End) => return Err(FlowsError::EmptyFile { path: origin }),
+            Ok(Next::TooLong) => {
+                return Err(FlowsError::RecordTooLong {
+                    path: origin,
+                    line: records.line(),
+                    limit: max_record_bytes,
+                })
+            }
+            Err(source) => {
+                return Err(FlowsError::ReadFailed {
+                    path: origin,
+                    line: records.line() + 1,
+                    source,
+                })
+            }
         }
         let header: Vec<String> = record
             .iter()
@@ -307,9 +329,11 @@ impl<R: Read> CsvRowReader<R> {
         }
         let label_at = schema.label_column().and_then(|c| index.get(c).copied());
         let class_at = schema.class_column().and_then(|c| index.get(c).copied());
-        let last_line = record.position().map_or(1, csv::Position::line);
+        let last_line = records.line();
         Ok(Self {
-            csv,
+            records,
+            max_record_bytes,
+            ended: false,
             origin,
             schema,
             header,
@@ -351,29 +375,27 @@ impl<R: Read> CsvRowReader<R> {
 
     /// Reads the next flow into `out` (one value per target column). `None` at the end of the input.
     /// A malformed record is an `Err` naming its line (and column); reading may continue with the next call.
+    /// After an error that [ends the stream](FlowsError::ends_stream), `None`.
     pub fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow>> {
-        match self.csv.read_byte_record(&mut self.record) {
-            Ok(false) => None,
-            Ok(true) => {
-                self.last_line = self
-                    .record
-                    .position()
-                    .map_or(self.last_line + 1, csv::Position::line);
-                Some(self.map_record(out))
-            }
-            Err(e) => {
-                let line = e.position().map_or(self.last_line + 1, csv::Position::line);
-                self.last_line = line;
-                Some(Err(match e.into_kind() {
-                    csv::ErrorKind::Io(source) => FlowsError::Io {
-                        path: self.origin.clone(),
-                        source,
-                    },
-                    other => FlowsError::Csv {
-                        path: self.origin.clone(),
-                        line,
-                        message: format!("{other:?}"),
-                    },
+        if self.ended {
+            return None;
+        }
+        let next = self.records.next_record(&mut self.record);
+        self.last_line = self.records.line();
+        match next {
+            Ok(Next::End) => None,
+            Ok(Next::Line) => Some(self.map_record(out)),
+            Ok(Next::TooLong) => Some(Err(FlowsError::RecordTooLong {
+                path: self.origin.clone(),
+                line: self.last_line,
+                limit: self.max_record_bytes,
+            })),
+            Err(source) => {
+                self.ended = true;
+                Some(Err(FlowsError::ReadFailed {
+                    path: self.origin.clone(),
+                    line: self.last_line + 1,
+                    source,
                 }))
             }
         }

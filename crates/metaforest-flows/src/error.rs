@@ -26,6 +26,33 @@ pub enum FlowsError {
         source: std::io::Error,
     },
 
+    /// The input could not be read past `line` (a cut gzip stream, an I/O error while streaming); rows
+    /// before it were read. Nothing more can be read from this input.
+    #[error("{}: line {line}: the input cannot be read further: {source}", path.display())]
+    ReadFailed {
+        path: PathBuf,
+        line: u64,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A record (one line) longer than the reader's bound; it is skipped and reading can go on.
+    #[error("{}: line {line}: record longer than {limit} bytes", path.display())]
+    RecordTooLong {
+        path: PathBuf,
+        line: u64,
+        limit: usize,
+    },
+
+    /// A table reached a size cap of [`crate::ReadOptions`] (`max_rows` is a stop, not this error).
+    #[error("{}: line {line}: {what} exceeds the cap of {limit} (raise it in the read options)", path.display())]
+    TooLarge {
+        path: PathBuf,
+        line: u64,
+        what: &'static str,
+        limit: u64,
+    },
+
     /// Any other CSV-level problem (e.g. invalid quoting).
     #[error("{}: line {line}: {message}", path.display())]
     Csv {
@@ -130,4 +157,35 @@ pub enum FlowsError {
     /// An argument is out of range (row index, fraction, shape…).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+}
+
+impl FlowsError {
+    /// The line an input error names, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            FlowsError::Gzip { line, .. }
+            | FlowsError::ReadFailed { line, .. }
+            | FlowsError::RecordTooLong { line, .. }
+            | FlowsError::TooLarge { line, .. }
+            | FlowsError::Csv { line, .. }
+            | FlowsError::FieldCount { line, .. }
+            | FlowsError::NotANumber { line, .. }
+            | FlowsError::NonFinite { line, .. }
+            | FlowsError::InvalidUtf8 { line, .. } => Some(*line),
+            FlowsError::EmptyFile { .. }
+            | FlowsError::MissingColumn { .. }
+            | FlowsError::UnknownHeaderColumn { .. }
+            | FlowsError::DuplicateColumn { .. } => Some(1),
+            _ => None,
+        }
+    }
+
+    /// Whether a stream cannot go on after this error (I/O and decoding failures); the others name one
+    /// malformed record.
+    pub fn ends_stream(&self) -> bool {
+        matches!(
+            self,
+            FlowsError::Io { .. } | FlowsError::Gzip { .. } | FlowsError::ReadFailed { .. }
+        )
+    }
 }

@@ -16,6 +16,9 @@ pub mod domains;
 pub mod episode;
 mod error;
 mod gzip;
+mod lines;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 mod reader;
 pub mod rng;
 mod row_format;
@@ -31,6 +34,7 @@ use std::path::{Path, PathBuf};
 pub use domains::Domain;
 pub use episode::{Episode, EpisodeSampler, QuerySize, Split, Stratify};
 pub use error::{FlowsError, Result};
+pub use lines::DEFAULT_MAX_RECORD_BYTES;
 pub use reader::{
     read_csv, read_csv_from, read_header, NonFinitePolicy, ReadOptions, UNLABELLED_CLASS,
 };

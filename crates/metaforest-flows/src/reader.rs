@@ -4,14 +4,16 @@
 //! buffers; the file is never held as a string. Gzip is detected by its magic bytes (`1f 8b`), not by
 //! the file name, and concatenated gzip members are read through.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{FlowsError, Result};
 use crate::gzip::starts_with_gzip;
+use crate::lines::{Next, RecordReader, DEFAULT_MAX_RECORD_BYTES};
 use crate::schema::{ColumnRole, Encoders, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE};
 
@@ -28,8 +30,13 @@ pub enum NonFinitePolicy {
     Error,
 }
 
+/// Default [`ReadOptions::row_cap`].
+pub const DEFAULT_ROW_CAP: usize = 20_000_000;
+/// Default [`ReadOptions::byte_cap`] (decompressed bytes).
+pub const DEFAULT_BYTE_CAP: u64 = 8 << 30;
+
 /// Options of [`read_csv`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Non-finite value policy.
     pub non_finite: NonFinitePolicy,
@@ -40,6 +47,28 @@ pub struct ReadOptions {
     pub allow_unlabelled: bool,
     /// Stop after this many data rows.
     pub max_rows: Option<usize>,
+    /// A file with more data rows than this is an error ([`FlowsError::TooLarge`]), so that a small
+    /// compressed file cannot fill the memory. Default `DEFAULT_ROW_CAP` (20 million rows).
+    pub row_cap: usize,
+    /// Likewise for the bytes read (after decompression). Default `DEFAULT_BYTE_CAP` (8 GiB).
+    pub byte_cap: u64,
+    /// A longer line is an error ([`FlowsError::RecordTooLong`]). Default
+    /// [`DEFAULT_MAX_RECORD_BYTES`].
+    pub max_record_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            non_finite: NonFinitePolicy::default(),
+            domain: None,
+            allow_unlabelled: false,
+            max_rows: None,
+            row_cap: DEFAULT_ROW_CAP,
+            byte_cap: DEFAULT_BYTE_CAP,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
 }
 
 /// Class name given to rows of unlabelled files (see [`ReadOptions::allow_unlabelled`]).
@@ -83,8 +112,11 @@ pub fn read_csv_from<R: Read>(
         path: path.to_owned(),
         source,
     })?;
-    let source: Box<dyn Read + '_> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    let source: Box<dyn BufRead + '_> = if gzip {
+        Box::new(BufReader::with_capacity(
+            1 << 18,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        ))
     } else {
         Box::new(buffered)
     };
@@ -101,24 +133,30 @@ pub fn read_header(path: impl AsRef<Path>, delimiter: u8) -> Result<Vec<String>>
     };
     let mut buffered = BufReader::new(File::open(path).map_err(io)?);
     let gzip = starts_with_gzip(&mut buffered).map_err(io)?;
-    let source: Box<dyn Read> = if gzip {
-        Box::new(flate2::bufread::MultiGzDecoder::new(buffered))
+    let source: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(
+            buffered,
+        )))
     } else {
         Box::new(buffered)
     };
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .from_reader(source);
+    let mut records = RecordReader::new(source, delimiter, None, DEFAULT_MAX_RECORD_BYTES);
     let mut rec = csv::ByteRecord::new();
-    if !csv
-        .read_byte_record(&mut rec)
-        .map_err(|e| map_csv_error(path, gzip, 0, e))?
-    {
-        return Err(FlowsError::EmptyFile {
-            path: path.to_owned(),
-        });
+    match records.next_record(&mut rec) {
+        Ok(Next::Line) => {}
+        Ok(Next::End) => {
+            return Err(FlowsError::EmptyFile {
+                path: path.to_owned(),
+            })
+        }
+        Ok(Next::TooLong) => {
+            return Err(FlowsError::RecordTooLong {
+                path: path.to_owned(),
+                line: records.line(),
+                limit: DEFAULT_MAX_RECORD_BYTES,
+            })
+        }
+        Err(source) => return Err(read_error(path, gzip, records.line(), source)),
     }
     Ok(rec
         .iter()
@@ -135,25 +173,20 @@ pub fn read_header(path: impl AsRef<Path>, delimiter: u8) -> Result<Vec<String>>
         .collect())
 }
 
-/// Maps a csv error to ours; decoding failures of a gzip stream surface as I/O errors. `last_line`
-/// is the last line read successfully.
-fn map_csv_error(path: &Path, gzip: bool, last_line: u64, e: csv::Error) -> FlowsError {
-    let line = e.position().map_or(last_line + 1, csv::Position::line);
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) if gzip => FlowsError::Gzip {
+/// Maps a read error to ours; decoding failures of a gzip stream surface as I/O errors. `last_line`
+/// is the last line read whole.
+fn read_error(path: &Path, gzip: bool, last_line: u64, source: std::io::Error) -> FlowsError {
+    if gzip {
+        FlowsError::Gzip {
             path: path.to_owned(),
             line: last_line + 1,
             source,
-        },
-        csv::ErrorKind::Io(source) => FlowsError::Io {
+        }
+    } else {
+        FlowsError::Io {
             path: path.to_owned(),
             source,
-        },
-        other => FlowsError::Csv {
-            path: path.to_owned(),
-            line,
-            message: format!("{other:?}"),
-        },
+        }
     }
 }
 
@@ -192,34 +225,59 @@ impl<'a> Parser<'a> {
         self.path.to_owned()
     }
 
-    fn csv_error(&self, e: csv::Error) -> FlowsError {
-        map_csv_error(self.path, self.gzip, self.last_line, e)
+    /// Reads the next record; `false` at the end.
+    fn next_record<R: BufRead>(
+        &mut self,
+        records: &mut RecordReader<R>,
+        rec: &mut csv::ByteRecord,
+    ) -> Result<bool> {
+        let next = records.next_record(rec);
+        match next {
+            Ok(Next::Line) => {}
+            Ok(Next::End) => return Ok(false),
+            Ok(Next::TooLong) => {
+                return Err(FlowsError::RecordTooLong {
+                    path: self.path(),
+                    line: records.line(),
+                    limit: self.options.max_record_bytes,
+                })
+            }
+            Err(source) => return Err(read_error(self.path, self.gzip, records.line(), source)),
+        }
+        self.last_line = records.line();
+        if records.consumed() > self.options.byte_cap {
+            return Err(FlowsError::TooLarge {
+                path: self.path(),
+                line: self.last_line,
+                what: "input size in bytes (decompressed)",
+                limit: self.options.byte_cap,
+            });
+        }
+        Ok(true)
     }
 
-    fn run(&mut self, source: Box<dyn Read + '_>, encoders: &mut Encoders) -> Result<FlowTable> {
+    fn run(&mut self, source: Box<dyn BufRead + '_>, encoders: &mut Encoders) -> Result<FlowTable> {
         let schema = self.schema;
-        let mut csv = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(schema.delimiter)
-            .comment(schema.comment)
-            .buffer_capacity(1 << 18)
-            .from_reader(source);
+        let mut records = RecordReader::new(
+            source,
+            schema.delimiter,
+            schema.comment,
+            self.options.max_record_bytes,
+        );
         let mut rec = csv::ByteRecord::new();
-        if !csv
-            .read_byte_record(&mut rec)
-            .map_err(|e| self.csv_error(e))?
-        {
+        if !self.next_record(&mut records, &mut rec)? {
             return Err(FlowsError::EmptyFile { path: self.path() });
         }
-        self.last_line = rec.position().map_or(1, csv::Position::line);
 
         // ---- header → one action per field
         let mut actions = Vec::with_capacity(rec.len());
         let mut columns: Vec<ColumnSpec> = Vec::new();
         let mut label_at = None;
         let mut class_at = None;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
+        // Next suffix to try per repeated name: every smaller one is taken, so de-duplication stays
+        // linear however many times a name repeats.
+        let mut next_suffix: HashMap<String, usize> = HashMap::new();
         for (i, raw) in rec.iter().enumerate() {
             let raw = String::from_utf8_lossy(raw);
             let raw = if i == 0 {
@@ -247,11 +305,12 @@ impl<'a> Parser<'a> {
                     }
                     // CIC-IDS2017 repeats "Fwd Header Length": keep both, the second as "….1".
                     ColumnRole::Numeric | ColumnRole::Categorical => {
-                        let mut k = 1;
+                        let k = next_suffix.entry(name.clone()).or_insert(1);
                         while !seen.insert(format!("{name}.{k}")) {
-                            k += 1;
+                            *k += 1;
                         }
                         name = format!("{name}.{k}");
+                        *k += 1;
                     }
                     ColumnRole::Ignore => {}
                 }
@@ -334,15 +393,18 @@ impl<'a> Parser<'a> {
         let max_rows = self.options.max_rows.unwrap_or(usize::MAX);
         let mut rows = 0usize;
         while rows < max_rows {
-            match csv.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(self.csv_error(e)),
+            if !self.next_record(&mut records, &mut rec)? {
+                break;
             }
-            let line = rec
-                .position()
-                .map_or(self.last_line + 1, csv::Position::line);
-            self.last_line = line;
+            let line = self.last_line;
+            if rows == self.options.row_cap {
+                return Err(FlowsError::TooLarge {
+                    path: self.path(),
+                    line,
+                    what: "number of data rows",
+                    limit: self.options.row_cap as u64,
+                });
+            }
             if rec.len() != n_fields {
                 return Err(FlowsError::FieldCount {
                     path: self.path(),

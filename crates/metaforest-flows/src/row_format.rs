@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cicflowmeter::{CsvRowReader, Dialect};
 use crate::error::Result;
+use crate::lines::DEFAULT_MAX_RECORD_BYTES;
 use crate::row_reader::RowReader;
 use crate::schema::Schema;
 use crate::table::ColumnSpec;
@@ -38,20 +39,43 @@ impl RowFormat {
     }
 
     /// Reads an already opened input (see [`wrap_maybe_gzip`](crate::zeek::wrap_maybe_gzip) for
-    /// standard input); `origin` names it in errors.
+    /// standard input); `origin` names it in errors. Records are bounded by
+    /// [`DEFAULT_MAX_RECORD_BYTES`].
     pub fn reader(
         &self,
         input: Box<dyn BufRead + Send>,
         origin: impl Into<PathBuf>,
         target: &[ColumnSpec],
     ) -> Result<Box<dyn RowReader + Send>> {
+        self.reader_with_max_record_bytes(input, origin, target, DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// Like [`reader`](Self::reader); a record (line) longer than `max_record_bytes` is a malformed row.
+    pub fn reader_with_max_record_bytes(
+        &self,
+        input: Box<dyn BufRead + Send>,
+        origin: impl Into<PathBuf>,
+        target: &[ColumnSpec],
+        max_record_bytes: usize,
+    ) -> Result<Box<dyn RowReader + Send>> {
         let dialect = match self {
-            RowFormat::Zeek => return Ok(Box::new(ConnLogReader::new(input, origin, target)?)),
+            RowFormat::Zeek => {
+                return Ok(Box::new(ConnLogReader::with_max_record_bytes(
+                    input,
+                    origin,
+                    target,
+                    max_record_bytes,
+                )?))
+            }
             RowFormat::CicFlowMeter => Dialect::CicFlowMeter,
             RowFormat::Schema(schema) => Dialect::Schema(schema.clone()),
         };
-        Ok(Box::new(CsvRowReader::new(
-            input, origin, &dialect, target,
+        Ok(Box::new(CsvRowReader::with_max_record_bytes(
+            input,
+            origin,
+            &dialect,
+            target,
+            max_record_bytes,
         )?))
     }
 }

@@ -22,6 +22,7 @@ use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{FlowsError, Result};
 use crate::gzip::starts_with_gzip;
+use crate::lines::{LineReader, Next, DEFAULT_MAX_RECORD_BYTES};
 pub use crate::row_reader::MappedRow;
 use crate::row_reader::RowReader;
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
@@ -138,9 +139,13 @@ enum Raw<'a> {
     Text(&'a str),
 }
 
-/// Streams a Zeek `conn.log` (see the module documentation).
+/// Streams a Zeek `conn.log` (see the module documentation). Lines are numbered physically; a line
+/// longer than the bound, or one that is not UTF-8, is a malformed row.
 pub struct ConnLogReader<R> {
-    input: R,
+    lines: LineReader<R>,
+    max_record_bytes: usize,
+    /// Set after an error that ends the stream.
+    ended: bool,
     origin: PathBuf,
     format: ZeekFormat,
     line: u64,
@@ -155,8 +160,7 @@ pub struct ConnLogReader<R> {
     target: Vec<ColumnSpec>,
     plan: Vec<Source>,
     /// First data line, read while detecting the format.
-    pending: Option<String>,
-    buf: String,
+    pending: Option<Vec<u8>>,
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FlowsError + '_ {
@@ -209,10 +213,23 @@ impl<R: BufRead> RowReader for ConnLogReader<R> {
 }
 
 impl<R: BufRead> ConnLogReader<R> {
-    /// Reads the header (TSV) or the first record (JSON) and plans the mapping onto `target`.
+    /// Reads the header (TSV) or the first record (JSON) and plans the mapping onto `target`; lines
+    /// are bounded by [`DEFAULT_MAX_RECORD_BYTES`].
     pub fn new(input: R, origin: impl Into<PathBuf>, target: &[ColumnSpec]) -> Result<Self> {
+        Self::with_max_record_bytes(input, origin, target, DEFAULT_MAX_RECORD_BYTES)
+    }
+
+    /// Like [`new`](Self::new), with lines bounded by `max_record_bytes`.
+    pub fn with_max_record_bytes(
+        input: R,
+        origin: impl Into<PathBuf>,
+        target: &[ColumnSpec],
+        max_record_bytes: usize,
+    ) -> Result<Self> {
         let mut r = Self {
-            input,
+            lines: LineReader::new(input, max_record_bytes),
+            max_record_bytes,
+            ended: false,
             origin: origin.into(),
             format: ZeekFormat::Tsv,
             line: 0,
@@ -225,7 +242,6 @@ impl<R: BufRead> ConnLogReader<R> {
             target: target.to_vec(),
             plan: Vec::new(),
             pending: None,
-            buf: String::new(),
         };
         loop {
             if !r.read_line()? {
@@ -234,7 +250,7 @@ impl<R: BufRead> ConnLogReader<R> {
                 }
                 break;
             }
-            let line = r.buf.trim_end_matches(['\n', '\r']).to_owned();
+            let line = String::from_utf8_lossy(r.lines.bytes()).into_owned();
             if line.trim().is_empty() {
                 continue;
             }
@@ -251,7 +267,7 @@ impl<R: BufRead> ConnLogReader<R> {
                     message: "not a Zeek log: data before the `#fields` header line".into(),
                 });
             }
-            r.pending = Some(line);
+            r.pending = Some(r.lines.bytes().to_vec());
             break;
         }
         r.plan = r.make_plan();
@@ -289,16 +305,48 @@ impl<R: BufRead> ConnLogReader<R> {
             .collect()
     }
 
+    /// Reads the next line (its bytes in `self.lines`); `false` at the end.
     fn read_line(&mut self) -> Result<bool> {
-        self.buf.clear();
-        let n = self
-            .input
-            .read_line(&mut self.buf)
-            .map_err(io_error(&self.origin))?;
-        if n > 0 {
-            self.line += 1;
+        let next = self.lines.next_line();
+        self.line = self.lines.line();
+        match next {
+            Ok(Next::Line) => Ok(true),
+            Ok(Next::End) => Ok(false),
+            Ok(Next::TooLong) => Err(FlowsError::RecordTooLong {
+                path: self.origin.clone(),
+                line: self.line,
+                limit: self.max_record_bytes,
+            }),
+            Err(source) => {
+                self.ended = true;
+                Err(FlowsError::ReadFailed {
+                    path: self.origin.clone(),
+                    line: self.line + 1,
+                    source,
+                })
+            }
         }
-        Ok(n > 0)
+    }
+
+    /// The text of a data line; a line that is not UTF-8 is a malformed row naming its first bad field.
+    fn text_of(&self, bytes: Vec<u8>) -> Result<String> {
+        String::from_utf8(bytes).map_err(|e| {
+            let bytes = e.as_bytes();
+            let bad_at = e.utf8_error().valid_up_to();
+            let column = match self.format {
+                ZeekFormat::Tsv => {
+                    let sep = u8::try_from(self.separator).unwrap_or(b'\t');
+                    bytes[..bad_at].iter().filter(|b| **b == sep).count()
+                }
+                ZeekFormat::Json => 0,
+            };
+            FlowsError::InvalidUtf8 {
+                path: self.origin.clone(),
+                line: self.line,
+                column: column + 1,
+                column_name: self.fields.get(column).cloned().unwrap_or_default(),
+            }
+        })
     }
 
     fn header_line(&mut self, rest: &str) -> Result<()> {
@@ -380,15 +428,23 @@ impl<R: BufRead> ConnLogReader<R> {
 
     /// Reads the next flow into `out` (one value per target column). `None` at the end of the input.
     /// A malformed record is an `Err` naming its line; reading may continue with the next call.
+    /// After an error that [ends the stream](FlowsError::ends_stream), `None`.
     pub fn next_row(&mut self, out: &mut [f64]) -> Option<Result<MappedRow>> {
         loop {
-            let line = match self.pending.take() {
+            if self.ended {
+                return None;
+            }
+            let bytes = match self.pending.take() {
                 Some(l) => l,
                 None => match self.read_line() {
                     Ok(false) => return None,
-                    Ok(true) => self.buf.trim_end_matches(['\n', '\r']).to_owned(),
+                    Ok(true) => self.lines.bytes().to_vec(),
                     Err(e) => return Some(Err(e)),
                 },
+            };
+            let line = match self.text_of(bytes) {
+                Ok(l) => l,
+                Err(e) => return Some(Err(e)),
             };
             if line.trim().is_empty() {
                 continue;

@@ -2,53 +2,15 @@
 //! (The full comparison against other libraries is `cargo run --release -p metaforest-compare`.)
 
 use linfa::ParamGuard;
+use metaforest_flows::synthetic::benchmark_rows;
 use metaforest_forest::ForestParams;
-use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
-
-/// Learnable but noisy binary target over 40 features: thresholds, an interaction, a ratio, 10 % label noise.
-fn synth(n: usize, seed: u64) -> (Array2<f64>, Vec<u32>) {
-    let f = 40;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut x = Array2::<f64>::zeros((n, f));
-    let mut y = Vec::with_capacity(n);
-    for i in 0..n {
-        for j in 0..f {
-            x[[i, j]] = match j % 4 {
-                0 => rng.gen::<f64>() * 10.0,
-                1 => (rng.gen::<f64>() * 8.0).floor(),
-                2 => (-rng.gen::<f64>().ln()) * 1000.0,
-                _ => rng.gen::<f64>() * 2.0 - 1.0,
-            };
-        }
-        let s = (x[[i, 0]] - 5.0) * 0.6
-            + if x[[i, 1]] >= 4.0 { 1.5 } else { -1.0 }
-            + (x[[i, 2]] / 1000.0).ln() * 0.5
-            + x[[i, 3]] * x[[i, 7]] * 3.0
-            + if x[[i, 4]] > 7.0 && x[[i, 5]] < 2.0 {
-                2.0
-            } else {
-                0.0
-            }
-            + (x[[i, 8]] - 5.0).abs() * 0.4
-            - 1.0;
-        let p = 1.0 / (1.0 + (-s).exp());
-        let mut label = u32::from(rng.gen::<f64>() < p);
-        if rng.gen::<f64>() < 0.05 {
-            label = 1 - label;
-        }
-        y.push(label);
-    }
-    (x, y)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let trees: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(100);
-    let (x, y) = synth(n + 20_000, 42);
+    let (x, y) = benchmark_rows(n + 20_000, 42);
     let xtr = x.slice(ndarray::s![..n, ..]);
     let xte = x.slice(ndarray::s![n.., ..]);
     if let Ok(dir) = std::env::var("MF_DUMP_CSV") {

@@ -16,6 +16,7 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use bincode::Options;
 use serde::{de::DeserializeOwned, Serialize};
@@ -269,8 +270,48 @@ impl Container {
 /// Distinguishes temporary files of concurrent saves within one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Temporary files being written right now, so that a signal handler can remove them.
+static LIVE_TEMP_FILES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the temporary files of saves in progress (for a SIGINT/SIGTERM handler, just before the
+/// process exits).
+pub fn remove_temporary_files() {
+    let live = LIVE_TEMP_FILES.lock().unwrap_or_else(|e| e.into_inner());
+    for tmp in live.iter() {
+        let _ = std::fs::remove_file(tmp);
+    }
+}
+
+/// A registered temporary file, removed on drop unless it was renamed into place.
+struct TempFile {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl TempFile {
+    fn new(path: PathBuf) -> Self {
+        LIVE_TEMP_FILES
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(path.clone());
+        Self { path, kept: false }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let mut live = LIVE_TEMP_FILES.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        live.retain(|p| p != &self.path);
+    }
+}
+
 /// Writes `bytes` to a temporary file in `path`'s folder, syncs it, then renames it over `path`, so a
-/// crash never leaves a half-written file behind. The temporary file is removed on failure.
+/// crash never leaves a half-written file behind. The temporary file is removed on failure, on a panic,
+/// and by [`remove_temporary_files`]. The file is created with the process's umask (as `File::create`
+/// does), not a private mode.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -281,17 +322,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let mut tmp = TempFile::new(dir.join(format!(".{name}.tmp-{}-{n}", std::process::id())));
+    let mut f = std::fs::File::create(&tmp.path)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp.path, path)?;
+    tmp.kept = true;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -393,5 +430,30 @@ mod tests {
         let back: (u64, String) = TEST.load(&path).unwrap();
         assert_eq!(back.1, "one");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_writes_leave_no_temporary_file_and_honour_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.bin");
+        write_atomic(&path, b"one").unwrap();
+        // Into a folder that does not exist: an error, and nothing left behind.
+        assert!(write_atomic(&dir.path().join("absent/model.bin"), b"x").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        // Other tests write files at the same time: only this test's folder must be unregistered.
+        assert!(!LIVE_TEMP_FILES
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.starts_with(dir.path())));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let plain = dir.path().join("plain");
+            std::fs::File::create(&plain).unwrap();
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), mode(&plain));
+        }
     }
 }

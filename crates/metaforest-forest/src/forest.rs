@@ -642,13 +642,18 @@ impl Forest {
         Ok(())
     }
 
-    /// Checks internal consistency (after deserialisation).
-    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
+    /// Checks internal consistency, so a forest read from untrusted bytes (alone or embedded in another
+    /// model file) can be used without panicking or looping: tree structure, feature indices, class
+    /// counts, leaf tables and bin edges. Returns what is wrong.
+    pub fn validate(&self) -> std::result::Result<(), String> {
         if self.trees.is_empty() {
             return Err("forest has no trees".into());
         }
         if self.n_features == 0 {
             return Err("forest has no features".into());
+        }
+        if !(2..=u16::MAX as usize).contains(&self.n_classes) {
+            return Err(format!("forest has {} classes", self.n_classes));
         }
         if self.class_prior.len() != self.n_classes {
             return Err("class prior length differs from the class count".into());
@@ -656,6 +661,12 @@ impl Forest {
         if let Some(e) = &self.edges {
             if e.n_features() != self.n_features {
                 return Err("bin edges cover a different feature count".into());
+            }
+            for f in 0..e.n_features() {
+                let edges = e.edges(f);
+                if edges.len() >= crate::params::MAX_BINS || edges.iter().any(|v| v.is_nan()) {
+                    return Err(format!("bin edges of feature {f} are invalid"));
+                }
             }
         }
         for (i, t) in self.trees.iter().enumerate() {

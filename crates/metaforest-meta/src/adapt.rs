@@ -1,6 +1,6 @@
 //! Adaptation, in one place: what a meta-model and its detectors share (the known forests, the heads, the input
 //! normalisers, the threshold rule and the parameters) and the steps that turn a support into a local forest and
-//! its evidence. [`crate::MetaModel`] and every [`crate::Detector`] adapted from it hold the same [`Adapter`] behind
+//! its evidence. [`crate::MetaModel`] and every [`crate::Detector`] adapted from it hold the same `Adapter` behind
 //! an `Arc`, so adapting again rebuilds nothing.
 
 use metaforest_forest::Forest;
@@ -18,6 +18,7 @@ use crate::init::{
 };
 use crate::network::{MetaLearner, MlpMetaLearner};
 use crate::params::ValidMetaParams;
+use crate::space::FeatureSpace;
 use crate::threshold::ThresholdRule;
 
 /// Unlabelled flows per meta-training episode (and the default sample size at adaptation).
@@ -43,6 +44,8 @@ pub(crate) struct Adapter {
     pub(crate) feature_norm: Normalizer,
     /// Threshold from the share of a domain's unlabelled flows the detector flags (used only when they are given).
     pub(crate) threshold_rule: ThresholdRule,
+    /// The columns the known forests read (saved with the model and its detectors).
+    pub(crate) space: FeatureSpace,
 }
 
 /// What adapting to one support produced.

@@ -150,6 +150,11 @@ impl LeafOccupancy {
         Self { per_tree }
     }
 
+    /// Number of trees it covers.
+    pub fn n_trees(&self) -> usize {
+        self.per_tree.len()
+    }
+
     /// (fraction of trees whose leaf holds a support flow, attack share of the support flows in those leaves).
     fn lookup(&self, leaves: impl Iterator<Item = u32>) -> (f64, f64) {
         let (mut occupied, mut count, mut attacks) = (0.0, 0.0, 0.0);

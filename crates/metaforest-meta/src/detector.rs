@@ -1,6 +1,6 @@
 //! A detector for one new domain: a weighted ensemble of the known forests and a local forest that scores new flows
 //! and explains its decisions. It is built by adaptation ([`crate::adapt`]) and shares its meta-model's
-//! [`Adapter`].
+//! `Adapter`.
 
 use std::sync::Arc;
 
@@ -16,7 +16,9 @@ use crate::error::{MetaError, Result};
 use crate::init::{Initialisation, LocalForestSettings};
 use crate::network::{combine, mixture_weights, MetaLearner, MlpMetaLearner};
 use crate::params::ValidMetaParams;
-use crate::threshold::ThresholdRule;
+use crate::space::FeatureSpace;
+use crate::threshold::{ThresholdBasis, ThresholdRule};
+use crate::validate::{self, Check};
 
 /// A detector for one new domain.
 #[derive(Clone, Debug)]
@@ -36,6 +38,8 @@ pub struct Detector {
     unlabelled: Option<Array2<f64>>,
     /// Attack-probability threshold for `predict`: ½, or the learned rule's value when unlabelled flows were given.
     threshold: f64,
+    /// How `threshold` was chosen.
+    threshold_basis: ThresholdBasis,
 }
 
 /// One forest's part in a decision.
@@ -84,6 +88,7 @@ impl Detector {
             initialisation: a.initialisation,
             unlabelled,
             threshold: 0.5,
+            threshold_basis: ThresholdBasis::Default,
         };
         detector.apply_threshold_rule();
         Ok(detector)
@@ -91,13 +96,20 @@ impl Detector {
 
     /// ½ without unlabelled flows; with them, the learned rule applied to the share of them this detector flags.
     fn apply_threshold_rule(&mut self) {
-        self.threshold = match &self.unlabelled {
-            Some(u) if u.nrows() > 0 => self
-                .adapter
-                .threshold_rule
-                .threshold(ThresholdRule::flagged_share(&self.predict_proba(u.view()))),
-            _ => 0.5,
+        (self.threshold, self.threshold_basis) = match &self.unlabelled {
+            Some(u) if u.nrows() > 0 => (
+                self.adapter
+                    .threshold_rule
+                    .threshold(ThresholdRule::flagged_share(&self.predict_proba(u.view()))),
+                ThresholdBasis::LearnedRule,
+            ),
+            _ => (0.5, ThresholdBasis::Default),
         };
+    }
+
+    /// A new detector adapted from the same meta-model on another labelled support (no unlabelled flows).
+    pub(crate) fn adapt_fresh(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<Self> {
+        Detector::adapt(Arc::clone(&self.adapter), x, y, None)
     }
 
     fn rebuild(&mut self) -> Result<()> {
@@ -141,9 +153,20 @@ impl Detector {
         self.threshold
     }
 
-    /// Sets the operating point (e.g. calibrated to a false-alarm rate).
+    /// How [`Detector::threshold`] was chosen.
+    pub fn threshold_basis(&self) -> ThresholdBasis {
+        self.threshold_basis
+    }
+
+    /// Sets the operating point by hand (see [`Detector::calibrate_far_loo`] and
+    /// [`Detector::calibrate_far_in_sample`] for a false-alarm budget).
     pub fn set_threshold(&mut self, threshold: f64) {
+        self.set_threshold_with_basis(threshold, ThresholdBasis::Set);
+    }
+
+    pub(crate) fn set_threshold_with_basis(&mut self, threshold: f64, basis: ThresholdBasis) {
         self.threshold = threshold;
+        self.threshold_basis = basis;
     }
 
     /// The initialisation the meta-network chose for the local forest.
@@ -156,9 +179,24 @@ impl Detector {
         &self.adapter.known
     }
 
+    /// The known forest `i` (in weighting order), e.g. to read rules from it.
+    pub fn known_forest(&self, i: usize) -> Option<&Forest> {
+        self.adapter.known.get(i).map(|t| &t.forest)
+    }
+
+    /// The known forests, in weighting order.
+    pub fn known_forests(&self) -> Vec<&Forest> {
+        self.adapter.known.iter().map(|t| &t.forest).collect()
+    }
+
     /// Feature width of the flows it reads.
     pub fn n_features(&self) -> usize {
         self.adapter.n_features
+    }
+
+    /// The columns it reads and where its meta-model's training data came from.
+    pub fn feature_space(&self) -> &FeatureSpace {
+        &self.adapter.space
     }
 
     fn forests(&self) -> Vec<&Forest> {
@@ -295,7 +333,64 @@ impl Detector {
     }
 }
 
-/// The serialised layout of a detector (unchanged by the move of its shared parts into [`Adapter`]).
+impl Detector {
+    /// Checks a decoded detector before use (see [`crate::validate`]).
+    pub(crate) fn validate(&self) -> Check {
+        let a = &self.adapter;
+        validate::adapter(a)?;
+        validate::local_settings(&self.local_settings)?;
+        validate::forest("local", &self.local, a.n_features)?;
+        let n = self.support_y.len();
+        if n == 0 || self.support_x.nrows() != n || self.support_x.ncols() != a.n_features {
+            return Err(format!(
+                "support of {}×{} features and {n} labels, expected {} features per flow",
+                self.support_x.nrows(),
+                self.support_x.ncols(),
+                a.n_features
+            ));
+        }
+        a.check_support(self.support_x.view(), &self.support_y)
+            .map_err(|e| format!("support: {e}"))?;
+        let forests = self.forests();
+        if self.evidence.len() != forests.len() {
+            return Err(format!(
+                "evidence for {} forests, the detector has {}",
+                self.evidence.len(),
+                forests.len()
+            ));
+        }
+        for (e, f) in self.evidence.iter().zip(&forests) {
+            if e.occupancy.n_trees() != f.n_trees() || e.support_probs.len() != n {
+                return Err("forest evidence does not match its forest or the support".into());
+            }
+        }
+        let init = &self.initialisation;
+        if !(init.config_probs.is_empty() || init.config_probs.len() == crate::init::N_CONFIGS)
+            || init
+                .feature_prior
+                .as_ref()
+                .is_some_and(|p| p.len() != a.n_features)
+            || init.donor.is_some_and(|d| d >= a.known.len())
+        {
+            return Err("initialisation does not match the model".into());
+        }
+        if let Some(u) = &self.unlabelled {
+            if u.ncols() != a.n_features {
+                return Err(format!(
+                    "unlabelled flows have {} features, expected {}",
+                    u.ncols(),
+                    a.n_features
+                ));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.threshold) {
+            return Err(format!("threshold {} is not in [0, 1]", self.threshold));
+        }
+        Ok(())
+    }
+}
+
+/// The serialised layout of a detector (format version 3: version 2's fields, then the feature space and the threshold's basis).
 #[derive(Serialize)]
 struct DetectorRef<'a> {
     known: &'a [TaskLearner],
@@ -315,6 +410,8 @@ struct DetectorRef<'a> {
     init_norm: &'a Normalizer,
     feature_norm: &'a Normalizer,
     n_features: usize,
+    space: &'a FeatureSpace,
+    threshold_basis: ThresholdBasis,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +433,8 @@ struct DetectorOwned {
     init_norm: Normalizer,
     feature_norm: Normalizer,
     n_features: usize,
+    space: FeatureSpace,
+    threshold_basis: ThresholdBasis,
 }
 
 impl Serialize for Detector {
@@ -359,6 +458,8 @@ impl Serialize for Detector {
             init_norm: &a.init_norm,
             feature_norm: &a.feature_norm,
             n_features: a.n_features,
+            space: &a.space,
+            threshold_basis: self.threshold_basis,
         }
         .serialize(s)
     }
@@ -377,6 +478,7 @@ impl<'de> Deserialize<'de> for Detector {
                 init_norm: f.init_norm,
                 feature_norm: f.feature_norm,
                 threshold_rule: f.threshold_rule,
+                space: f.space,
             }),
             local_settings: f.local_settings,
             support_x: f.support_x,
@@ -387,6 +489,7 @@ impl<'de> Deserialize<'de> for Detector {
             initialisation: f.initialisation,
             unlabelled: f.unlabelled,
             threshold: f.threshold,
+            threshold_basis: f.threshold_basis,
         })
     }
 }

@@ -26,21 +26,29 @@ pub enum MetaError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: not a metaforest meta-model file (bad magic header)")]
-    BadMagic { path: PathBuf },
-    #[error("{path}: meta-model format version {found} is newer than this build supports ({supported}); upgrade metaforest")]
+    /// Not this kind of model file; `hint` says what it is when it is another metaforest file.
+    #[error("{path}: not a metaforest {what} file{hint}")]
+    BadMagic {
+        path: PathBuf,
+        what: &'static str,
+        hint: String,
+    },
+    #[error("{path}: {what} format version {found} is newer than this build supports ({supported}); upgrade metaforest")]
     NewerVersion {
         path: PathBuf,
+        what: &'static str,
         found: u32,
         supported: u32,
     },
-    #[error("{path}: meta-model format version {found} is older than this build reads ({supported}); retrain it with `metaforest train`")]
-    OlderVersion {
+    /// A file in a format this build no longer reads: an older format version, or the CLI's own former formats.
+    #[error("{path}: {what} in an older format ({found}) that this build no longer reads; re-create it with {recreate}")]
+    OlderFormat {
         path: PathBuf,
-        found: u32,
-        supported: u32,
+        what: &'static str,
+        found: String,
+        recreate: &'static str,
     },
-    #[error("{path}: file is truncated (expected {expected} payload bytes, found {found})")]
+    #[error("{path}: file is truncated (expected {expected} bytes, found {found})")]
     Truncated {
         path: PathBuf,
         expected: u64,
@@ -48,8 +56,19 @@ pub enum MetaError {
     },
     #[error("{path}: checksum mismatch (file is corrupted)")]
     Checksum { path: PathBuf },
-    #[error("{path}: cannot decode meta-model: {reason}")]
-    Decode { path: PathBuf, reason: String },
+    #[error("{path}: cannot decode {what}: {reason}")]
+    Decode {
+        path: PathBuf,
+        what: &'static str,
+        reason: String,
+    },
+    /// The file decodes but its contents are inconsistent (a damaged or crafted file).
+    #[error("{path}: invalid {what}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        what: &'static str,
+        reason: String,
+    },
     #[error("dfdx network error: {0}")]
     Network(String),
 }

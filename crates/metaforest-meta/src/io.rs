@@ -1,100 +1,176 @@
-//! Model files: `MFMETA\0\0` magic, format version, payload length, CRC-32, then a bincode payload. The dfdx heads
-//! are stored as safetensors bytes. Files are written to a temporary file in the target folder and renamed, so a
-//! crash never leaves a half-written model behind.
+//! Model files, in the [`metaforest_forest::container`] (magic | format version | payload length | CRC-32 |
+//! bincode payload): meta-models (`.mf`, magic `MFMETA\0\0`), detectors (`.mfd`, magic `MFDETECT`) and plain
+//! forests (`.mff`, magic `MFPLAINF`). All carry their [`FeatureSpace`](crate::FeatureSpace). A meta-model stores its dfdx heads as safetensors bytes. Files are written to a temporary
+//! file in the target folder and renamed, so a crash never leaves a half-written model behind.
+//!
+//! Loading checks everything before it is used (see [`crate::validate`]): a damaged or crafted file gives a
+//! [`MetaError`] naming the file and what is wrong.
 
-use std::io::Write;
+use std::io::Read;
 use std::path::Path;
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use metaforest_forest::container::{write_atomic, Container, ContainerError};
+use serde::{Deserialize, Serialize};
 
 use crate::detector::Detector;
 use crate::error::{MetaError, Result};
 use crate::model::MetaModel;
 use crate::network::{from_safetensors, to_safetensors, MlpMetaLearner};
+use crate::validate;
 
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
-/// Version 2: the learned threshold rule joined the meta-model and the detector.
-pub const FORMAT_VERSION: u32 = 2;
-const HEADER: usize = 8 + 4 + 8 + 4;
-/// Refuse payloads larger than this (a corrupted length must not allocate the machine away).
-const MAX_PAYLOAD: u64 = 8 << 30;
+/// Version 3: both carry their feature space; a detector also how its threshold was chosen.
+pub const FORMAT_VERSION: u32 = 3;
+/// First bytes of a meta-model file.
+pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
+/// First bytes of a detector file.
+pub const DETECTOR_MAGIC: &[u8; 8] = b"MFDETECT";
+/// First bytes of a plain-forest file.
+pub const PLAIN_FOREST_MAGIC: &[u8; 8] = b"MFPLAINF";
+/// Format version of plain-forest (`.mff`) files.
+pub const PLAIN_FOREST_VERSION: u32 = 1;
+/// Magics of the command-line tool's former model formats (meta-model, detector), recognised to say how to
+/// re-create such a file.
+const OLD_CLI_META_MAGIC: &[u8; 8] = b"MFCLIMOD";
+const OLD_CLI_DETECTOR_MAGIC: &[u8; 8] = b"MFCLIDET";
 
-fn io_err(path: &Path) -> impl Fn(std::io::Error) -> MetaError + '_ {
-    move |source| MetaError::Io {
+/// The two kinds of model file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    MetaModel,
+    Detector,
+    PlainForest,
+}
+
+impl Kind {
+    pub(crate) fn container(self) -> Container {
+        match self {
+            Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
+            Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION),
+            Kind::PlainForest => Container::new(PLAIN_FOREST_MAGIC, PLAIN_FOREST_VERSION),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Kind::MetaModel => "meta-model (.mf)",
+            Kind::Detector => "detector (.mfd)",
+            Kind::PlainForest => "plain forest (.mff)",
+        }
+    }
+
+    /// The command that writes this kind of file.
+    fn recreate(self) -> &'static str {
+        match self {
+            Kind::MetaModel => "`metaforest train …`",
+            Kind::Detector => "`metaforest adapt …`",
+            Kind::PlainForest => "`metaforest forest fit …`",
+        }
+    }
+}
+
+/// A file that is not `kind`: the CLI's former formats are named with the command that re-creates them, and the
+/// other kind of model file gets a hint.
+fn bad_magic(path: &Path, kind: Kind, found: &[u8]) -> MetaError {
+    let path = path.to_path_buf();
+    let old = |was: Kind, magic: &[u8; 8]| MetaError::OlderFormat {
+        path: path.clone(),
+        what: was.what(),
+        found: format!("magic {}", String::from_utf8_lossy(magic)),
+        recreate: was.recreate(),
+    };
+    match found {
+        f if f == OLD_CLI_META_MAGIC => old(Kind::MetaModel, OLD_CLI_META_MAGIC),
+        f if f == OLD_CLI_DETECTOR_MAGIC => old(Kind::Detector, OLD_CLI_DETECTOR_MAGIC),
+        f => {
+            let hint = match kind {
+                Kind::MetaModel if f == DETECTOR_MAGIC => {
+                    " (it is a detector, .mfd: use it with detect, explain or rules, or adapt it further)"
+                }
+                Kind::Detector if f == META_MAGIC => {
+                    " (it is a meta-model, .mf: adapt it first with `metaforest adapt`)"
+                }
+                _ => "",
+            };
+            MetaError::BadMagic {
+                path,
+                what: kind.what(),
+                hint: hint.into(),
+            }
+        }
+    }
+}
+
+pub(crate) fn file_error(path: &Path, kind: Kind, e: ContainerError) -> MetaError {
+    let what = kind.what();
+    let path_buf = path.to_path_buf();
+    match e {
+        ContainerError::Io(source) => MetaError::Io {
+            path: path_buf,
+            source,
+        },
+        ContainerError::BadMagic { found, .. } => bad_magic(path, kind, &found),
+        ContainerError::Truncated { expected, found } => MetaError::Truncated {
+            path: path_buf,
+            expected,
+            found,
+        },
+        ContainerError::NewerVersion { found, newest } => MetaError::NewerVersion {
+            path: path_buf,
+            what,
+            found,
+            supported: newest,
+        },
+        ContainerError::OlderVersion { found, oldest } => MetaError::OlderFormat {
+            path: path_buf,
+            what,
+            found: format!("format version {found}; this build reads version {oldest}"),
+            recreate: kind.recreate(),
+        },
+        ContainerError::Checksum { .. } => MetaError::Checksum { path: path_buf },
+        ContainerError::Decode(reason) | ContainerError::Encode(reason) => MetaError::Decode {
+            path: path_buf,
+            what,
+            reason,
+        },
+        other @ (ContainerError::TooLarge { .. } | ContainerError::TrailingBytes { .. }) => {
+            invalid(path, kind, other.to_string())
+        }
+    }
+}
+
+pub(crate) fn invalid(path: &Path, kind: Kind, reason: String) -> MetaError {
+    MetaError::Invalid {
+        path: path.to_path_buf(),
+        what: kind.what(),
+        reason,
+    }
+}
+
+pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic(path, bytes).map_err(|source| MetaError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// Writes `value` under `magic` atomically (temporary file + rename).
-pub fn write_file<T: Serialize>(path: &Path, magic: &[u8; 8], value: &T) -> Result<()> {
-    let payload = bincode::serialize(value).map_err(|e| MetaError::Decode {
-        path: path.into(),
-        reason: e.to_string(),
-    })?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_err(path))?;
-    let mut header = Vec::with_capacity(HEADER);
-    header.extend_from_slice(magic);
-    header.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    header.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    header.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    tmp.write_all(&header).map_err(io_err(path))?;
-    tmp.write_all(&payload).map_err(io_err(path))?;
-    tmp.as_file().sync_all().map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| MetaError::Io {
-        path: path.into(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
-/// Reads a file written by [`write_file`], rejecting a wrong magic, a newer version, truncation and corruption.
-pub fn read_file<T: DeserializeOwned>(path: &Path, magic: &[u8; 8]) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    if bytes.len() < HEADER || &bytes[..8] != magic {
-        return Err(MetaError::BadMagic { path: path.into() });
-    }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-    if version > FORMAT_VERSION {
-        return Err(MetaError::NewerVersion {
-            path: path.into(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if version < FORMAT_VERSION {
-        return Err(MetaError::OlderVersion {
-            path: path.into(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(bytes[20..24].try_into().expect("4 bytes"));
-    let found = (bytes.len() - HEADER) as u64;
-    if len > MAX_PAYLOAD || found < len {
-        return Err(MetaError::Truncated {
-            path: path.into(),
-            expected: len,
-            found,
-        });
-    }
-    let payload = &bytes[HEADER..HEADER + len as usize];
-    if crc32fast::hash(payload) != crc {
-        return Err(MetaError::Checksum { path: path.into() });
-    }
-    bincode::deserialize(payload).map_err(|e| MetaError::Decode {
-        path: path.into(),
-        reason: e.to_string(),
     })
 }
 
-const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
-const DETECTOR_MAGIC: &[u8; 8] = b"MFDETECT";
+pub(crate) fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|source| MetaError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(std::io::BufReader::new(file))
+}
+
+/// Whether the file at `path` starts with the detector magic (so a command taking either kind can tell them
+/// apart before loading).
+pub fn is_detector_file(path: impl AsRef<Path>) -> bool {
+    let mut head = [0u8; 8];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == DETECTOR_MAGIC
+}
 
 /// On disk the heads travel as dfdx safetensors bytes; everything else as it is.
 #[derive(Deserialize)]
@@ -134,29 +210,84 @@ impl Serialize for StoredModel<'_> {
 }
 
 impl MetaModel {
-    /// Saves the whole meta-model: known forests, heads (safetensors), normalisation, parameters.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+    /// The whole meta-model in the file format: known forests, heads (safetensors), normalisation, parameters,
+    /// feature space.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let stored = StoredModel {
             model: self,
             heads_safetensors: to_safetensors(self.heads())?,
         };
-        write_file(path.as_ref(), META_MAGIC, &stored)
+        Kind::MetaModel
+            .container()
+            .encode(&stored)
+            .map_err(|e| file_error(Path::new("<meta-model>"), Kind::MetaModel, e))
     }
 
+    /// Saves the meta-model to `path` (see [`MetaModel::to_bytes`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_bytes(path.as_ref(), &self.to_bytes()?)
+    }
+
+    /// Parses and checks bytes in the file format; `origin` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
+        Self::read_from(&mut &bytes[..], origin)
+    }
+
+    /// Loads a meta-model saved with [`MetaModel::save`]; a damaged, foreign or older file gives an error.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let stored: Stored<MetaModel> = read_file(path.as_ref(), META_MAGIC)?;
-        let heads = from_safetensors(&stored.heads_safetensors)?;
-        Ok(stored.body.with_heads(heads))
+        let path = path.as_ref();
+        Self::read_from(&mut open(path)?, path)
+    }
+
+    fn read_from(r: &mut impl Read, origin: &Path) -> Result<Self> {
+        let kind = Kind::MetaModel;
+        let stored: Stored<MetaModel> = kind
+            .container()
+            .decode(r)
+            .map_err(|e| file_error(origin, kind, e))?;
+        let heads = from_safetensors(&stored.heads_safetensors)
+            .map_err(|e| invalid(origin, kind, e.to_string()))?;
+        let model = stored.body.with_heads(heads);
+        validate::adapter(&model.adapter).map_err(|reason| invalid(origin, kind, reason))?;
+        Ok(model)
     }
 }
 
 impl Detector {
-    /// Saves the adapted detector (`.mfd`): it carries its known forests, so it scores flows on its own.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        write_file(path.as_ref(), DETECTOR_MAGIC, self)
+    /// The adapted detector in the file format: it carries its known forests and feature space, so it scores
+    /// flows on its own.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        Kind::Detector
+            .container()
+            .encode(self)
+            .map_err(|e| file_error(Path::new("<detector>"), Kind::Detector, e))
     }
 
+    /// Saves the detector to `path` (see [`Detector::to_bytes`]).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save_bytes(path.as_ref(), &self.to_bytes()?)
+    }
+
+    /// Parses and checks bytes in the file format; `origin` names the source in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &Path) -> Result<Self> {
+        Self::read_from(&mut &bytes[..], origin)
+    }
+
+    /// Loads a detector saved with [`Detector::save`]; a damaged, foreign or older file gives an error.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        read_file(path.as_ref(), DETECTOR_MAGIC)
+        let path = path.as_ref();
+        Self::read_from(&mut open(path)?, path)
+    }
+
+    fn read_from(r: &mut impl Read, origin: &Path) -> Result<Self> {
+        let kind = Kind::Detector;
+        let detector: Detector = kind
+            .container()
+            .decode(r)
+            .map_err(|e| file_error(origin, kind, e))?;
+        detector
+            .validate()
+            .map_err(|reason| invalid(origin, kind, reason))?;
+        Ok(detector)
     }
 }

@@ -395,6 +395,7 @@ fn untrained_adapter(
         init_norm: identity(INIT_IN),
         feature_norm: identity(FEATURE_WIDTH),
         threshold_rule: ThresholdRule::NEUTRAL,
+        space: crate::space::FeatureSpace::unnamed(n_features),
     }
 }
 

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod adapt;
+pub mod calibration;
 pub mod descriptor;
 pub mod detector;
 mod error;
@@ -28,9 +29,12 @@ pub mod learner;
 mod model;
 pub mod network;
 pub mod params;
+pub mod plain_forest;
 pub mod prob;
 pub mod rules;
+pub mod space;
 pub mod threshold;
+pub mod validate;
 
 pub use adapt::{TaskLearner, UNLABELLED_SAMPLE};
 pub use descriptor::Support;
@@ -41,5 +45,7 @@ pub use learner::{train_task_learners, DomainData};
 pub use model::{MetaModel, TrainReport};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
 pub use params::{Heads, MetaParams, ValidMetaParams};
+pub use plain_forest::PlainForest;
 pub use prob::em_prior;
-pub use threshold::ThresholdRule;
+pub use space::FeatureSpace;
+pub use threshold::{ThresholdBasis, ThresholdRule};

@@ -11,6 +11,7 @@ use crate::detector::Detector;
 use crate::error::Result;
 use crate::network::MlpMetaLearner;
 use crate::params::ValidMetaParams;
+use crate::space::FeatureSpace;
 use crate::threshold::ThresholdRule;
 
 /// A trained meta-model: the known domains' forests, the heads, and the input normalisation (fitted on
@@ -57,6 +58,28 @@ impl MetaModel {
     pub fn threshold_rule(&self) -> ThresholdRule {
         self.adapter.threshold_rule
     }
+    /// The columns it reads and where its training data came from.
+    pub fn feature_space(&self) -> &FeatureSpace {
+        &self.adapter.space
+    }
+
+    /// The same model reading the columns of `space` (names and categorical dictionaries, saved with the model
+    /// and every detector adapted from it). Fails when `space` is not as wide as the model's features.
+    pub fn with_feature_space(self, space: FeatureSpace) -> Result<Self> {
+        if space.width() != self.adapter.n_features {
+            return Err(crate::MetaError::FeatureMismatch {
+                expected: self.adapter.n_features,
+                got: space.width(),
+            });
+        }
+        let mut adapter = Arc::unwrap_or_clone(self.adapter);
+        adapter.space = space;
+        Ok(Self {
+            adapter: Arc::new(adapter),
+            report: self.report,
+        })
+    }
+
     /// Training summary: episodes used and the final validation losses.
     pub fn report(&self) -> &TrainReport {
         &self.report
@@ -88,7 +111,7 @@ impl MetaModel {
     }
 }
 
-/// The serialised layout of a meta-model (unchanged by the move of its parts into [`Adapter`]).
+/// The serialised layout of a meta-model (format version 3: version 2's fields, then the feature space).
 #[derive(Serialize)]
 struct MetaModelRef<'a> {
     params: &'a ValidMetaParams,
@@ -100,6 +123,7 @@ struct MetaModelRef<'a> {
     feature_norm: &'a Normalizer,
     threshold_rule: ThresholdRule,
     report: &'a TrainReport,
+    space: &'a FeatureSpace,
 }
 
 #[derive(Deserialize)]
@@ -113,6 +137,7 @@ struct MetaModelOwned {
     feature_norm: Normalizer,
     threshold_rule: ThresholdRule,
     report: TrainReport,
+    space: FeatureSpace,
 }
 
 impl MetaModel {
@@ -133,6 +158,7 @@ impl MetaModel {
             feature_norm: &a.feature_norm,
             threshold_rule: a.threshold_rule,
             report: &self.report,
+            space: &a.space,
         }
         .serialize(s)
     }
@@ -167,6 +193,7 @@ impl<'de> Deserialize<'de> for MetaModel {
                 init_norm: m.init_norm,
                 feature_norm: m.feature_norm,
                 threshold_rule: m.threshold_rule,
+                space: m.space,
             }),
             report: m.report,
         })

@@ -110,6 +110,59 @@ pub struct MlpMetaLearner {
     pub prior: Option<Mlp>,
 }
 
+/// Layer shapes `(inputs, outputs)` of each head, as dfdx compiles them.
+const WEIGHT_LAYERS: [(usize, usize); 3] = [(WEIGHT_IN, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, 2)];
+const CONFIG_LAYERS: [(usize, usize); 2] = [(INIT_IN, 32), (32, N_CONFIGS)];
+const PRIOR_LAYERS: [(usize, usize); 2] = [(FEATURE_WIDTH, 16), (16, 1)];
+
+impl Mlp {
+    /// Checks that the layers have exactly the `(inputs, outputs)` shapes given and finite weights, so
+    /// [`Mlp::forward`] cannot index out of bounds (a model read from a file).
+    fn check_shape(&self, shapes: &[(usize, usize)]) -> std::result::Result<(), String> {
+        if self.layers.len() != shapes.len() {
+            return Err(format!(
+                "{} layers, expected {}",
+                self.layers.len(),
+                shapes.len()
+            ));
+        }
+        for (i, ((w, b), &(n_in, n_out))) in self.layers.iter().zip(shapes).enumerate() {
+            if w.len() != n_in * n_out || b.len() != n_out {
+                return Err(format!(
+                    "layer {i} has {} weights and {} biases, expected {n_in}×{n_out} and {n_out}",
+                    w.len(),
+                    b.len()
+                ));
+            }
+            if w.iter().chain(b).any(|v| !v.is_finite()) {
+                return Err(format!("layer {i} has a non-finite weight"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A dense layer's (inputs, outputs).
+type LayerShape = (usize, usize);
+
+impl MlpMetaLearner {
+    /// Checks every present head against the widths the network was compiled with.
+    pub(crate) fn check_shapes(&self) -> std::result::Result<(), String> {
+        let heads: [(&str, &Option<Mlp>, &[LayerShape]); 3] = [
+            ("weighting", &self.weight, &WEIGHT_LAYERS),
+            ("configuration", &self.config, &CONFIG_LAYERS),
+            ("prior", &self.prior, &PRIOR_LAYERS),
+        ];
+        for (name, head, shapes) in heads {
+            if let Some(m) = head {
+                m.check_shape(shapes)
+                    .map_err(|e| format!("{name} head: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl MetaLearner for MlpMetaLearner {
     fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)> {
         match &self.weight {
@@ -545,6 +598,9 @@ pub fn from_safetensors(blobs: &[Vec<u8>]) -> Result<MlpMetaLearner> {
             }
         };
     }
+    for blob in blobs.iter().filter(|b| !b.is_empty()) {
+        check_f32_tensors(blob)?;
+    }
     let weight = load_head!(&blobs[0], WeightNet, weight_mlp);
     let config = load_head!(&blobs[1], ConfigNet, config_mlp);
     let prior = load_head!(&blobs[2], PriorNet, prior_mlp);
@@ -553,6 +609,22 @@ pub fn from_safetensors(blobs: &[Vec<u8>]) -> Result<MlpMetaLearner> {
         config,
         prior,
     })
+}
+
+/// dfdx checks each tensor's shape when it loads one, not its element type; a tensor of another type
+/// would make it copy a slice of the wrong length (a panic), so every tensor must be f32.
+fn check_f32_tensors(blob: &[u8]) -> Result<()> {
+    let tensors = ::safetensors::SafeTensors::deserialize(blob)
+        .map_err(|e| MetaError::Network(format!("bad safetensors head: {e}")))?;
+    for (name, view) in tensors.tensors() {
+        if view.dtype() != ::safetensors::Dtype::F32 {
+            return Err(MetaError::Network(format!(
+                "safetensors tensor `{name}` is {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn copy_linear<const I: usize, const O: usize>(

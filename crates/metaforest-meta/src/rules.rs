@@ -208,9 +208,21 @@ pub fn heaviest_known(detector: &Detector) -> Option<(usize, String)> {
         .map(|k| (k, names[k].clone()))
 }
 
+/// The detector's ranked rules from its local forest and its most heavily weighted known forest
+/// ([`heaviest_known`]), as they are now.
+pub fn detector_rules(detector: &Detector, params: &RuleParams) -> Vec<Rule> {
+    let known =
+        heaviest_known(detector).and_then(|(k, name)| detector.known_forest(k).map(|f| (name, f)));
+    extract_rules(
+        detector,
+        known.as_ref().map(|(name, f)| (name.as_str(), *f)),
+        params,
+    )
+}
+
 /// Derives the detector's ranked rules (see the module documentation) from its local forest and, when
-/// given, a known forest (normally the one [`heaviest_known`] names, e.g. from
-/// `MetaModel::known[k].forest`).
+/// given, a known forest (normally the one [`heaviest_known`] names, through [`Detector::known_forest`];
+/// [`detector_rules`] does both).
 pub fn extract_rules(
     detector: &Detector,
     known: Option<(&str, &Forest)>,

@@ -201,3 +201,36 @@ mod tests {
         assert!(rule.threshold(0.85) < 0.4, "{rule:?}");
     }
 }
+
+/// How a detector's threshold was chosen (saved with it and printed by the CLI).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ThresholdBasis {
+    /// ½: no unlabelled flows were given.
+    Default,
+    /// The learned [`ThresholdRule`] applied to the domain's unlabelled flows.
+    LearnedRule,
+    /// Set by the user.
+    Set,
+    /// Calibrated to a false-alarm budget on the support's in-sample scores, never below `floor`.
+    FalseAlarmInSample { max_far: f64, floor: f64 },
+    /// Calibrated to a false-alarm budget on leave-one-out scores of `held` benign support flows.
+    FalseAlarmLeaveOneOut { max_far: f64, held: usize },
+}
+
+impl std::fmt::Display for ThresholdBasis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Default => write!(f, "default 0.5"),
+            Self::LearnedRule => write!(f, "learned rule on the domain's unlabelled flows"),
+            Self::Set => write!(f, "set by the user"),
+            Self::FalseAlarmInSample { max_far, floor } => write!(
+                f,
+                "false-alarm budget {max_far} on the support's in-sample scores (never below {floor})"
+            ),
+            Self::FalseAlarmLeaveOneOut { max_far, held } => write!(
+                f,
+                "false-alarm budget {max_far}, estimated leave-one-out on {held} benign support flows"
+            ),
+        }
+    }
+}

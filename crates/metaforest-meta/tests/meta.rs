@@ -169,7 +169,7 @@ fn save_load_round_trip_gives_identical_predictions_and_damage_is_detected() {
     std::fs::write(&path, &bytes).unwrap();
     assert!(matches!(
         MetaModel::load(&path),
-        Err(MetaError::OlderVersion { found: 1, .. })
+        Err(MetaError::OlderFormat { ref found, .. }) if found.contains("version 1")
     ));
     assert!(matches!(
         MetaModel::load(dpath.with_extension("missing")),

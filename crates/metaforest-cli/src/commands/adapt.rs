@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use metaforest_meta::rules::RuleParams;
+use metaforest_meta::io::is_detector_file;
+use metaforest_meta::rules::{detector_rules, RuleParams};
+use metaforest_meta::{Detector, MetaModel};
 
-use super::common::{
-    calibrate_far, calibrate_far_loo, read_labelled, rule_forest, DetectorFile, InputArgs,
-    ModelFile,
-};
+use super::common::{read_labelled, InputArgs};
 use super::{CmdResult, Context};
 
 /// `metaforest adapt model.mf --support labelled.csv -o detector.mfd`
@@ -38,62 +37,41 @@ pub struct AdaptArgs {
 
 pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     let start = Instant::now();
-    // Leave-one-out threshold calibration needs the meta-model, so it happens here when adapting from a .mf.
-    let mut loo: Option<(f64, usize)> = None;
-    let mut file = if DetectorFile::is_detector(&args.model) {
-        let mut det = DetectorFile::load(&args.model)?;
-        let (x, y) = read_labelled(&args.support, &args.input, &det.space)?;
-        det.detector.adapt_more(x.view(), &y)?;
-        eprintln!(
-            "extended the detector's support with {} labelled flows",
-            y.len()
-        );
-        det
-    } else {
-        let m = ModelFile::load(&args.model)?;
-        let (x, y) = read_labelled(&args.support, &args.input, &m.space)?;
-        let detector = m.model.adapt(x.view(), &y)?;
-        if let Some(f) = args.max_far {
-            loo = Some(calibrate_far_loo(&m.model, x.view(), &y, f, 50)?);
-        }
-        let rf = rule_forest(&detector, &m.model);
-        DetectorFile {
-            space: m.space,
-            source: m.source,
-            detector,
-            rule_forest: rf,
-            threshold_note: "default 0.5".into(),
-        }
-    };
     if let Some(t) = args.threshold {
         if !(0.0..=1.0).contains(&t) {
             return Err(format!("--threshold {t} is not in [0, 1]").into());
         }
-        file.detector.set_threshold(t);
-        file.threshold_note = format!("set to {t}");
-    } else if let Some(f) = args.max_far {
+    }
+    if let Some(f) = args.max_far {
         if !(0.0..1.0).contains(&f) {
             return Err(format!("--max-far {f} is not in [0, 1)").into());
         }
-        match loo {
-            Some((t, n)) if n > 0 => {
-                file.detector.set_threshold(t);
-                file.threshold_note = format!(
-                    "false-alarm budget {f}, estimated leave-one-out on {n} benign support flows"
-                );
-            }
-            _ => {
-                let t = calibrate_far(&file.detector, f, 0.5);
-                file.detector.set_threshold(t);
-                file.threshold_note = format!(
-                    "false-alarm budget {f} on the support's in-sample scores (never below 0.5)"
-                );
-            }
+    }
+    let (mut detector, from_model) = if is_detector_file(&args.model) {
+        let mut det = Detector::load(&args.model)?;
+        let (x, y) = read_labelled(&args.support, &args.input, det.feature_space().columns())?;
+        det.adapt_more(x.view(), &y)?;
+        eprintln!(
+            "extended the detector's support with {} labelled flows",
+            y.len()
+        );
+        (det, false)
+    } else {
+        let m = MetaModel::load(&args.model)?;
+        let (x, y) = read_labelled(&args.support, &args.input, m.feature_space().columns())?;
+        (m.adapt(x.view(), &y)?, true)
+    };
+    if let Some(t) = args.threshold {
+        detector.set_threshold(t);
+    } else if let Some(f) = args.max_far {
+        // Leave-one-out scores need adaptations from the meta-model, so only a fresh adaptation uses them.
+        if !(from_model && detector.calibrate_far_loo(f, 50)?) {
+            detector.calibrate_far_in_sample(f, 0.5);
         }
     }
-    file.save(&args.output)?;
+    detector.save(&args.output)?;
 
-    let (_, y) = file.detector.support();
+    let (_, y) = detector.support();
     let attacks = y.iter().filter(|&&l| l == 1).count();
     println!(
         "detector written to {} ({} support flows: {} benign, {} attack; {:.2} s)",
@@ -105,23 +83,21 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     );
     println!(
         "  threshold {:.4} ({})",
-        file.detector.threshold(),
-        file.threshold_note
+        detector.threshold(),
+        detector.threshold_basis()
     );
     println!("  forest weights on this domain:");
-    for (n, w) in file
-        .detector
-        .forest_names()
-        .iter()
-        .zip(file.detector.task_weights())
-    {
+    for (n, w) in detector.forest_names().iter().zip(detector.task_weights()) {
         println!("    {n:<28} {w:.3}");
     }
-    let names = file.names();
-    let rules = file.rules(&RuleParams {
-        max_rules: 3,
-        ..RuleParams::default()
-    });
+    let names = detector.feature_space().names();
+    let rules = detector_rules(
+        &detector,
+        &RuleParams {
+            max_rules: 3,
+            ..RuleParams::default()
+        },
+    );
     if !rules.is_empty() {
         println!(
             "  top rules (all: `metaforest rules {}`):",

@@ -12,7 +12,7 @@ use metaforest_flows::{EpisodeSampler, QuerySize, Stratify};
 use metaforest_meta::{DomainData, MetaModel, MetaParams};
 use ndarray::Axis;
 
-use super::train::{domain_rows, load_data, select_domains};
+use super::common::{domain_rows, load_data, select_domains};
 use super::{CmdResult, Context};
 
 /// `metaforest demo`

@@ -1,17 +1,23 @@
 //! `metaforest detect`: scores flows from a file or standard input as a stream. Memory stays constant:
 //! rows are read, scored in batches (for throughput) and written in input order; nothing else is kept.
-//! Malformed rows are reported on stderr with their line and reason, counted, and skipped.
+//! Malformed rows are reported on stderr with their line and reason, counted, and skipped; a run with
+//! more of them than `--max-malformed` allows fails. When the input cannot be read further (a cut gzip
+//! stream, an I/O error), every row read so far is still scored and written, the summary names the line
+//! reached, and the run fails.
 
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use metaforest_eval::metrics::Confusion;
 use metaforest_flows::MappedRow;
+use metaforest_meta::Detector;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::common::{calibrate_far, is_fatal, open_rows, DetectorFile, InputArgs};
+use super::common::{is_fatal, open_rows, InputArgs};
 use super::{CmdResult, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,12 +56,63 @@ pub struct DetectArgs {
     /// Stop reporting malformed rows individually after this many (they are still counted).
     #[arg(long, default_value_t = 20)]
     pub max_reported: usize,
+    /// Fail the run when more rows than this are malformed: a count (`N`, checked as rows come) or a
+    /// share of the rows read (`P%`, checked at the end).
+    #[arg(long, value_name = "N|P%", default_value = "50%")]
+    pub max_malformed: MalformedLimit,
+}
+
+/// How many malformed rows a run tolerates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MalformedLimit {
+    Count(u64),
+    Percent(f64),
+}
+
+impl MalformedLimit {
+    /// Whether `malformed` of `read` rows exceed the limit (a share only at the end of the input).
+    fn exceeded(self, malformed: u64, read: u64, at_end: bool) -> bool {
+        match self {
+            MalformedLimit::Count(n) => malformed > n,
+            MalformedLimit::Percent(p) => {
+                at_end && read > 0 && malformed as f64 > p / 100.0 * read as f64
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for MalformedLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MalformedLimit::Count(n) => write!(f, "{n}"),
+            MalformedLimit::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl FromStr for MalformedLimit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is neither a row count N nor a share P% (0 to 100)");
+        match s.trim().strip_suffix('%') {
+            Some(p) => match p.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(MalformedLimit::Percent(p)),
+                _ => Err(bad()),
+            },
+            None => s
+                .trim()
+                .parse()
+                .map(MalformedLimit::Count)
+                .map_err(|_| bad()),
+        }
+    }
 }
 
 /// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool; chunks are concatenated in order, so
 /// the output does not depend on the thread count.
 fn score_parallel(
-    det: &metaforest_meta::Detector,
+    det: &Detector,
     buf: &[f64],
     n: usize,
     nf: usize,
@@ -81,26 +138,29 @@ struct Stats {
     read: u64,
     malformed: u64,
     alerts: u64,
-    /// Confusion counts when the input is labelled: tp, fp, tn, fn.
-    confusion: [u64; 4],
+    /// Confusion counts when the input is labelled.
+    confusion: Confusion,
     labelled: u64,
 }
 
 pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let start = Instant::now();
-    let file = DetectorFile::load(&args.detector)?;
-    let det = &file.detector;
+    let det = &Detector::load(&args.detector)?;
     let threshold = match (args.threshold, args.max_far) {
         (Some(t), _) => t,
-        (None, Some(f)) => calibrate_far(det, f, 0.5),
+        (None, Some(f)) => det.far_threshold(f, 0.5),
         (None, None) => det.threshold(),
     };
     if !(0.0..=1.0).contains(&threshold) {
         return Err(format!("threshold {threshold} is not in [0, 1]").into());
     }
-    let names = file.names();
+    let names = det.feature_space().names();
     let nf = names.len();
-    let mut src = open_rows(args.input.as_deref(), &args.format, &file.space)?;
+    let mut src = open_rows(
+        args.input.as_deref(),
+        &args.format,
+        det.feature_space().columns(),
+    )?;
     let mapped = src.mapping().len();
     if mapped < nf {
         eprintln!(
@@ -117,25 +177,43 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         read: 0,
         malformed: 0,
         alerts: 0,
-        confusion: [0; 4],
+        confusion: Confusion::default(),
         labelled: 0,
     };
     let mut header_written = false;
     let mut has_label = None;
+    // Why the run stops early, if it does; rows read before are still scored and written.
+    let mut failure: Option<String> = None;
+    let mut line_reached = 0u64;
     loop {
         let next = src.next_row(&mut row);
-        let end = next.is_none();
+        let mut end = next.is_none();
         match next {
             None => {}
             Some(Ok(meta)) => {
                 stats.read += 1;
+                line_reached = meta.line;
                 buf.extend_from_slice(&row);
                 metas.push(meta);
             }
-            Some(Err(e)) if is_fatal(&e) => return Err(e.into()),
+            Some(Err(e)) if is_fatal(&e) => {
+                failure = Some(e.to_string());
+                end = true;
+            }
             Some(Err(e)) => {
                 stats.read += 1;
                 stats.malformed += 1;
+                line_reached = e.line().unwrap_or(line_reached);
+                if args
+                    .max_malformed
+                    .exceeded(stats.malformed, stats.read, false)
+                {
+                    failure = Some(format!(
+                        "more than {} malformed rows (--max-malformed)",
+                        args.max_malformed
+                    ));
+                    end = true;
+                }
                 if stats.malformed <= args.max_reported as u64 {
                     eprintln!("skipped malformed row: {e}");
                 } else if stats.malformed == args.max_reported as u64 + 1 {
@@ -164,13 +242,13 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                 stats.alerts += u64::from(attack);
                 if let Some(l) = meta.label {
                     stats.labelled += 1;
-                    let k = match (attack, l == 1) {
-                        (true, true) => 0,
-                        (true, false) => 1,
-                        (false, false) => 2,
-                        (false, true) => 3,
-                    };
-                    stats.confusion[k] += 1;
+                    let c = &mut stats.confusion;
+                    match (attack, l == 1) {
+                        (true, true) => c.tp += 1,
+                        (true, false) => c.fp += 1,
+                        (false, false) => c.tn += 1,
+                        (false, true) => c.fn_ += 1,
+                    }
                 }
                 if args.alerts_only && !attack {
                     continue;
@@ -231,10 +309,20 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         }
     }
     out.flush()?;
+    if failure.is_none()
+        && args
+            .max_malformed
+            .exceeded(stats.malformed, stats.read, true)
+    {
+        failure = Some(format!(
+            "{} of {} rows are malformed, more than --max-malformed {} allows",
+            stats.malformed, stats.read, args.max_malformed
+        ));
+    }
     let secs = start.elapsed().as_secs_f64();
     let scored = stats.read - stats.malformed;
     eprintln!(
-        "detect: {} rows read, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
+        "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
         stats.read,
         scored,
         stats.malformed,
@@ -244,21 +332,20 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         scored as f64 / secs.max(1e-9)
     );
     if stats.labelled > 0 {
-        let [tp, fp, tn, fn_] = stats.confusion.map(|v| v as f64);
-        let f1 = |tp: f64, fp: f64, fn_: f64| {
-            if 2.0 * tp + fp + fn_ > 0.0 {
-                2.0 * tp / (2.0 * tp + fp + fn_)
-            } else {
-                0.0
-            }
-        };
-        let macro_f1 = (f1(tp, fp, fn_) + f1(tn, fn_, fp)) / 2.0;
+        let c = &stats.confusion;
         eprintln!(
-            "  on the input's labels: macro-F1 {:.3}, detection rate {:.3}, false-alarm rate {:.4} (tp {tp}, fp {fp}, tn {tn}, fn {fn_})",
-            macro_f1,
-            if tp + fn_ > 0.0 { tp / (tp + fn_) } else { f64::NAN },
-            if fp + tn > 0.0 { fp / (fp + tn) } else { f64::NAN },
+            "  on the input's labels: macro-F1 {:.3}, detection rate {:.3}, false-alarm rate {:.4} (tp {}, fp {}, tn {}, fn {})",
+            c.macro_f1(),
+            c.detection_rate(),
+            c.false_alarm_rate(),
+            c.tp,
+            c.fp,
+            c.tn,
+            c.fn_,
         );
     }
-    Ok(())
+    match failure {
+        Some(why) => Err(format!("detect stopped: {why}").into()),
+        None => Ok(()),
+    }
 }

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use metaforest_meta::rules::RuleParams;
+use metaforest_meta::rules::{detector_rules, RuleParams};
+use metaforest_meta::Detector;
 
-use super::common::{open_rows, DetectorFile, InputArgs};
+use super::common::{open_rows, InputArgs};
 use super::{CmdResult, Context};
 
 /// `metaforest explain detector.mfd --row "v1,v2,…"` or `--input FILE --line N`
@@ -75,12 +76,12 @@ fn parse_row(text: &str, names: &[String]) -> Result<Vec<f64>, Box<dyn std::erro
 }
 
 pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
-    let file = DetectorFile::load(&args.detector)?;
-    let names = file.names();
+    let detector = Detector::load(&args.detector)?;
+    let names = detector.feature_space().names();
     let row = match (&args.row, &args.input, args.line) {
         (Some(r), _, _) => parse_row(r, &names)?,
         (None, Some(path), Some(line)) => {
-            let mut src = open_rows(Some(path), &args.format, &file.space)?;
+            let mut src = open_rows(Some(path), &args.format, detector.feature_space().columns())?;
             let mut row = vec![0.0; names.len()];
             let mut found = None;
             while let Some(r) = src.next_row(&mut row) {
@@ -100,22 +101,24 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
         }
         _ => return Err("give --row VALUES, or --input FILE --line N".into()),
     };
-    let ex = file.detector.explain(&row)?;
-    let rules: Vec<_> = file
-        .rules(&RuleParams {
+    let ex = detector.explain(&row)?;
+    let rules: Vec<_> = detector_rules(
+        &detector,
+        &RuleParams {
             max_rules: 200,
             benign: true,
             ..RuleParams::default()
-        })
-        .into_iter()
-        .filter(|r| r.matches(&row))
-        .take(5)
-        .collect();
+        },
+    )
+    .into_iter()
+    .filter(|r| r.matches(&row))
+    .take(5)
+    .collect();
     if args.json {
         let v = serde_json::json!({
             "score": ex.score,
-            "verdict": if ex.score >= file.detector.threshold() { "attack" } else { "benign" },
-            "threshold": file.detector.threshold(),
+            "verdict": if ex.score >= detector.threshold() { "attack" } else { "benign" },
+            "threshold": detector.threshold(),
             "forests": ex.forests.iter().map(|f| serde_json::json!({
                 "forest": f.forest, "weight": f.weight, "attack_probability": f.attack_probability,
             })).collect::<Vec<_>>(),
@@ -130,12 +133,12 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
     println!(
         "score {:.4} → {} (threshold {:.4})",
         ex.score,
-        if ex.score >= file.detector.threshold() {
+        if ex.score >= detector.threshold() {
             "ATTACK"
         } else {
             "benign"
         },
-        file.detector.threshold(),
+        detector.threshold(),
     );
     println!("forests (weight for this flow, attack probability):");
     for f in &ex.forests {

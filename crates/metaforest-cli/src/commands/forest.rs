@@ -2,30 +2,17 @@
 //! readers as the detector — the support-only baseline in one command.
 
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use linfa::ParamGuard;
-use metaforest_flows::ColumnSpec;
-use metaforest_forest::container::Container;
-use metaforest_forest::{Forest, ForestParams};
-use serde::{Deserialize, Serialize};
+use metaforest_forest::ForestParams;
+use metaforest_meta::{FeatureSpace, PlainForest};
 
 use super::common::{is_fatal, open_rows, InputArgs};
 use super::detect::OutputFormat;
 use super::training_data::read_files;
 use super::{CmdResult, Context};
-
-/// A forest file: the forest crate's container (magic, version, length, CRC-32) holding the forest and
-/// the feature space it reads, so `predict` maps any input format onto it.
-const FOREST_FILE: Container = Container::new(b"MFCLIFOR", 1);
-
-#[derive(Serialize, Deserialize)]
-struct ForestFile {
-    space: Vec<ColumnSpec>,
-    source: String,
-    forest: Forest,
-}
 
 /// `metaforest forest fit|predict`
 #[derive(Debug, Args)]
@@ -99,14 +86,11 @@ fn fit(args: FitArgs) -> CmdResult {
         .n_classes(Some(2))
         .check()?
         .fit(t.features(), &t.labels_u32())?;
-    let file = ForestFile {
-        space: t.columns().to_vec(),
-        source: set.source.clone(),
+    PlainForest::new(
         forest,
-    };
-    FOREST_FILE
-        .save(&args.output, &file)
-        .map_err(|e| format!("{}: {e}", args.output.display()))?;
+        FeatureSpace::new(t.columns().to_vec(), set.source.clone()),
+    )?
+    .save(&args.output)?;
     println!(
         "forest written to {}: {} trees on {} flows ({benign} benign, {attack} attack), {} features, from {}",
         args.output.display(),
@@ -118,19 +102,14 @@ fn fit(args: FitArgs) -> CmdResult {
     Ok(())
 }
 
-fn load(path: &Path) -> Result<ForestFile, Box<dyn std::error::Error>> {
-    FOREST_FILE
-        .load(path)
-        .map_err(|e| format!("{}: not a readable forest file: {e}", path.display()).into())
-}
-
 fn predict(args: PredictArgs) -> CmdResult {
     if !(0.0..=1.0).contains(&args.threshold) {
         return Err(format!("threshold {} is not in [0, 1]", args.threshold).into());
     }
-    let file = load(&args.forest)?;
-    let nf = file.space.len();
-    let mut src = open_rows(args.input.as_deref(), &args.format, &file.space)?;
+    let plain = PlainForest::load(&args.forest)?;
+    let (forest, space) = (plain.forest(), plain.feature_space());
+    let nf = space.width();
+    let mut src = open_rows(args.input.as_deref(), &args.format, space.columns())?;
     let mapped = src.mapping().len();
     if mapped < nf {
         eprintln!("note: {mapped} of the forest's {nf} features are read from this input; the rest are missing");
@@ -140,7 +119,7 @@ fn predict(args: PredictArgs) -> CmdResult {
         writeln!(out, "line,score,verdict,label")?;
     }
     let mut row = vec![0.0; nf];
-    let mut proba = vec![0.0; file.forest.n_classes()];
+    let mut proba = vec![0.0; forest.n_classes()];
     let (mut read, mut skipped) = (0u64, 0u64);
     while let Some(next) = src.next_row(&mut row) {
         let meta = match next {
@@ -153,7 +132,7 @@ fn predict(args: PredictArgs) -> CmdResult {
             }
         };
         read += 1;
-        file.forest.predict_proba_row_into(&row, &mut proba)?;
+        forest.predict_proba_row_into(&row, &mut proba)?;
         let score = proba[1];
         let verdict = if score >= args.threshold {
             "attack"
@@ -176,7 +155,7 @@ fn predict(args: PredictArgs) -> CmdResult {
     out.flush()?;
     eprintln!(
         "scored {read} flows with the forest from {} ({skipped} malformed rows skipped)",
-        file.source
+        space.source()
     );
     Ok(())
 }

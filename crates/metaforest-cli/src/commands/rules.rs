@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use metaforest_meta::rules::RuleParams;
+use metaforest_meta::rules::{detector_rules, RuleParams};
+use metaforest_meta::Detector;
 
-use super::common::DetectorFile;
 use super::{CmdResult, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,7 +39,7 @@ pub struct RulesArgs {
 }
 
 pub fn run(_ctx: &Context, args: RulesArgs) -> CmdResult {
-    let file = DetectorFile::load(&args.detector)?;
+    let detector = Detector::load(&args.detector)?;
     let params = RuleParams {
         max_rules: args.top,
         attack: args.class != RuleClass::Benign,
@@ -47,9 +47,9 @@ pub fn run(_ctx: &Context, args: RulesArgs) -> CmdResult {
         min_precision: args.min_precision,
         max_conditions: args.max_conditions.max(1),
     };
-    let rules = file.rules(&params);
-    let names = file.names();
-    let (_, y) = file.detector.support();
+    let rules = detector_rules(&detector, &params);
+    let names = detector.feature_space().names();
+    let (_, y) = detector.support();
     if args.json {
         let v: Vec<serde_json::Value> = rules
             .iter()

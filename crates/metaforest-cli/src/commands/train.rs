@@ -1,19 +1,15 @@
 //! `metaforest train`: task learners on the known domains plus the meta-network, saved as a `.mf` file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 use linfa::ParamGuard;
-use metaforest_flows::datasets::{has_nf_v2, load_nf_v2_all};
-use metaforest_flows::domains::domains_by_dataset;
-use metaforest_flows::episode::stratified_split;
-use metaforest_flows::synthetic::generate;
 use metaforest_flows::training_set::{build_domains, read_family_map, DataSet, DomainsBy};
-use metaforest_flows::{Domain, FlowTable, Stratify, SyntheticConfig};
-use metaforest_meta::{DomainData, MetaModel, MetaParams};
+use metaforest_flows::FlowTable;
+use metaforest_meta::{DomainData, FeatureSpace, MetaModel, MetaParams};
 
-use super::common::{human_bytes, InputArgs, ModelFile};
+use super::common::{cap_domains, human_bytes, load_data, select_domains, DomainRows, InputArgs};
 use super::training_data::{read_data_set, read_files};
 use super::{CmdResult, Context};
 
@@ -71,112 +67,6 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub no_progress: bool,
-}
-
-/// Named row sets of a table (one per domain).
-pub type DomainRows = Vec<(String, Vec<usize>)>;
-
-/// Loaded known/candidate domains.
-pub struct Loaded {
-    pub table: FlowTable,
-    /// `real data at …` or `synthetic …`.
-    pub source: String,
-}
-
-/// The NF-v2 data when present (and not `synthetic`), else the synthetic networks.
-pub fn load_data(data_dir: &Path, synthetic: bool) -> Result<Loaded, Box<dyn std::error::Error>> {
-    if !synthetic && has_nf_v2(data_dir) {
-        let table = load_nf_v2_all(data_dir)?;
-        return Ok(Loaded {
-            table,
-            source: format!("real NF-v2 data at {}", data_dir.display()),
-        });
-    }
-    let cfg = SyntheticConfig {
-        n_networks: 4,
-        rows_per_network: 6_000,
-        ..SyntheticConfig::default()
-    };
-    let why = if synthetic {
-        "requested".to_string()
-    } else {
-        format!("no NF-v2 data at {}", data_dir.display())
-    };
-    Ok(Loaded {
-        table: generate(&cfg)?,
-        source: format!(
-            "synthetic networks ({} × {} flows; {why})",
-            cfg.n_networks, cfg.rows_per_network
-        ),
-    })
-}
-
-/// Rows of each domain (by data set), capped per domain by a class-stratified sample.
-pub fn domain_rows(
-    table: &FlowTable,
-    cap: usize,
-    seed: u64,
-) -> Result<DomainRows, Box<dyn std::error::Error>> {
-    cap_domains(table, domains_by_dataset(table), cap, seed)
-}
-
-/// The rows of each domain, capped per domain by a class-stratified sample.
-pub fn cap_domains(
-    table: &FlowTable,
-    domains: Vec<Domain>,
-    cap: usize,
-    seed: u64,
-) -> Result<DomainRows, Box<dyn std::error::Error>> {
-    let mut out = Vec::new();
-    for d in domains {
-        let rows = if cap > 0 && d.rows.len() > cap {
-            stratified_split(table, &d.rows, 1.0, Some(cap), Stratify::Class, seed)?.test
-        } else {
-            d.rows
-        };
-        out.push((d.name, rows));
-    }
-    Ok(out)
-}
-
-/// Keeps the domains whose names contain one of the fragments (case-insensitive).
-pub fn select_domains(
-    all: DomainRows,
-    wanted: Option<&[String]>,
-) -> Result<DomainRows, Box<dyn std::error::Error>> {
-    let Some(wanted) = wanted else {
-        return Ok(all);
-    };
-    let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
-    let mut out = Vec::new();
-    for w in wanted {
-        let w = w.trim().to_lowercase();
-        let hits: Vec<&(String, Vec<usize>)> = all
-            .iter()
-            .filter(|(n, _)| n.to_lowercase().contains(&w))
-            .collect();
-        match hits.as_slice() {
-            [one] => {
-                if !out.iter().any(|(n, _): &(String, Vec<usize>)| n == &one.0) {
-                    out.push((*one).clone());
-                }
-            }
-            [] => {
-                return Err(format!("no domain matches `{w}`; known: {}", names.join(", ")).into())
-            }
-            _ => {
-                return Err(format!(
-                    "`{w}` matches several domains ({}); be more specific",
-                    hits.iter()
-                        .map(|h| h.0.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-                .into())
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn parse_data_set(s: &str) -> Result<DataSet, String> {
@@ -321,25 +211,22 @@ pub fn run(ctx: &Context, args: TrainArgs) -> CmdResult {
     if let Some(n) = args.max_epochs {
         params = params.max_epochs(n);
     }
-    let model = MetaModel::fit(&domains, &params.check()?)?;
-    let file = ModelFile {
-        space: table.columns().to_vec(),
-        source: format!(
-            "{}: {}",
-            source,
-            domains
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        model,
-    };
-    file.save(&args.output)?;
+    let described = format!(
+        "{}: {}",
+        source,
+        domains
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let model = MetaModel::fit(&domains, &params.check()?)?
+        .with_feature_space(FeatureSpace::new(table.columns().to_vec(), described))?;
+    model.save(&args.output)?;
     let size = std::fs::metadata(&args.output)
         .map(|m| m.len())
         .unwrap_or(0);
-    let r = file.model.report();
+    let r = model.report();
     println!(
         "meta-model written to {} ({})",
         args.output.display(),
@@ -348,7 +235,7 @@ pub fn run(ctx: &Context, args: TrainArgs) -> CmdResult {
     println!(
         "  {} known domains, {} features, {} trees each; {} episodes ({} train / {} validation)",
         domains.len(),
-        file.space.len(),
+        model.feature_space().width(),
         args.trees,
         r.episodes_train + r.episodes_val,
         r.episodes_train,

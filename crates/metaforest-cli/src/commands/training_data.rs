@@ -3,25 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
 use metaforest_flows::training_set::{load_data_set, read_labelled_files, DataSet, TrainingSet};
-use metaforest_flows::{FlowsError, RowFormat, Schema};
+use metaforest_flows::FlowsError;
 
-use super::common::InputArgs;
-
-/// The reader `--format`/`--schema` name.
-pub fn row_format(input: &InputArgs) -> Result<RowFormat, FlowsError> {
-    match &input.schema {
-        Some(s) => Ok(RowFormat::Schema(Schema::from_path(s)?)),
-        None => RowFormat::from_name(
-            input
-                .format
-                .to_possible_value()
-                .expect("every format has a name")
-                .get_name(),
-        ),
-    }
-}
+use super::common::{row_format, InputArgs};
 
 /// Labelled files read whole in the format `input` names (domain = file name).
 pub fn read_files(input: &InputArgs, paths: &[PathBuf]) -> Result<TrainingSet, FlowsError> {

@@ -10,10 +10,11 @@
 use std::time::Instant;
 
 use linfa::ParamGuard;
+use metaforest_flows::synthetic::benchmark_rows;
 use metaforest_forest::{Forest, ForestParams};
 use ndarray::{Array2, Axis};
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn main() {
@@ -45,7 +46,7 @@ fn main() {
         let table = metaforest_flows::datasets::load_nf_v2_all(&dir).expect("NF-v2 data");
         (table.features().to_owned(), table.labels_u32())
     } else {
-        synthetic(120_000)
+        benchmark_rows(120_000, 42)
     };
     let n = x.nrows();
     let mut order: Vec<usize> = (0..n).collect();
@@ -218,25 +219,4 @@ fn print_percentiles(label: &str, mut lat: Vec<f64>) {
         at(90),
         at(99)
     );
-}
-
-/// The bench's synthetic recipe, shortened: noisy, learnable, 40 mixed features.
-fn synthetic(n: usize) -> (Array2<f64>, Vec<u32>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let mut x = Array2::<f64>::zeros((n, 40));
-    let mut y = Vec::with_capacity(n);
-    for i in 0..n {
-        for j in 0..40 {
-            x[[i, j]] = match j % 4 {
-                0 => rng.gen::<f64>() * 10.0,
-                1 => (rng.gen::<f64>() * 8.0).floor(),
-                2 => (-rng.gen::<f64>().ln()) * 1000.0,
-                _ => rng.gen::<f64>() * 2.0 - 1.0,
-            };
-        }
-        let s = (x[[i, 0]] - 5.0) * 0.6 + x[[i, 3]] * x[[i, 7]] * 3.0 - 0.2;
-        let l = u32::from(rng.gen::<f64>() < 1.0 / (1.0 + (-s).exp()));
-        y.push(if rng.gen::<f64>() < 0.05 { 1 - l } else { l });
-    }
-    (x, y)
 }

@@ -1,0 +1,174 @@
+//! Golden tests of the Parquet reader: a Parquet file written here reads into the same table as the
+//! CSV export of the same rows, row group after row group.
+#![cfg(feature = "parquet")]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use metaforest_flows::parquet::read_parquet;
+use metaforest_flows::{read_csv, Encoders, FlowsError, ReadOptions, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+const SCHEMA: &str = r#"
+name = "test"
+default = "numeric"
+missing = ["-"]
+benign_labels = ["0"]
+benign_classes = ["normal"]
+drop = ["id"]
+[columns]
+id = "ignore"
+proto = "categorical"
+label = "label"
+attack = "attack_class"
+[aliases]
+"Protocol" = "proto"
+"#;
+
+const CSV: &str = "id,bytes,Protocol,dur,label,attack\n\
+                   1,10,tcp,0.5,0,normal\n\
+                   2,20,udp,-,1,scan\n\
+                   3,1e300,tcp,inf,1,flood\n\
+                   4,7,icmp,2.25,0,normal\n\
+                   5,3,udp,0.125,1,scan\n";
+
+fn schema() -> Schema {
+    Schema::from_toml_str(SCHEMA, "test").unwrap()
+}
+
+/// The rows of `CSV` as Arrow columns: ints, strings, floats with a null (the CSV's `-`), an
+/// integer label, and a header name that only an alias maps.
+fn batch() -> RecordBatch {
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5]))),
+        (
+            "bytes",
+            Arc::new(Float64Array::from(vec![10.0, 20.0, 1e300, 7.0, 3.0])),
+        ),
+        (
+            "Protocol",
+            Arc::new(StringArray::from(vec!["tcp", "udp", "tcp", "icmp", "udp"])),
+        ),
+        (
+            "dur",
+            Arc::new(Float64Array::from(vec![
+                Some(0.5),
+                None,
+                Some(f64::INFINITY),
+                Some(2.25),
+                Some(0.125),
+            ])),
+        ),
+        ("label", Arc::new(Int64Array::from(vec![0, 1, 1, 0, 1]))),
+        (
+            "attack",
+            Arc::new(StringArray::from(vec![
+                "normal", "scan", "flood", "normal", "scan",
+            ])),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+/// Writes `batch` with at most `rows_per_group` rows in each row group.
+fn write_parquet(path: &Path, batch: &RecordBatch, rows_per_group: usize) {
+    let file = std::fs::File::create(path).unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_size(rows_per_group)
+        .build();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).unwrap();
+    writer.write(batch).unwrap();
+    writer.close().unwrap();
+}
+
+fn options(domain: &str) -> ReadOptions {
+    ReadOptions {
+        domain: Some(domain.into()),
+        ..ReadOptions::default()
+    }
+}
+
+#[test]
+fn parquet_reads_like_the_same_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("flows.csv");
+    std::fs::write(&csv_path, CSV).unwrap();
+    let expected = read_csv(&csv_path, &schema(), &mut Encoders::new(), &options("d")).unwrap();
+    // One row group, then row groups of 2 rows: the reader streams them into one table.
+    for rows_per_group in [1024, 2] {
+        let pq_path = dir.path().join(format!("flows-{rows_per_group}.parquet"));
+        write_parquet(&pq_path, &batch(), rows_per_group);
+        let got = read_parquet(&pq_path, &schema(), &mut Encoders::new(), &options("d")).unwrap();
+        // Debug output compares NaN cells too (NaN != NaN under PartialEq).
+        assert_eq!(format!("{got:?}"), format!("{expected:?}"));
+    }
+    assert_eq!(expected.feature_names(), vec!["bytes", "proto", "dur"]);
+}
+
+#[test]
+fn frozen_encoders_and_row_limit_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.parquet");
+    write_parquet(&path, &batch(), 2);
+    let mut encoders = Encoders::new();
+    read_parquet(&path, &schema(), &mut encoders, &options("d")).unwrap();
+    let mut frozen = encoders.clone().frozen();
+    let options = ReadOptions {
+        max_rows: Some(3),
+        ..options("d")
+    };
+    let t = read_parquet(&path, &schema(), &mut frozen, &options).unwrap();
+    assert_eq!(t.n_rows(), 3);
+    assert_eq!(t.labels(), &[0, 1, 1]);
+    // The default domain name drops `.parquet`.
+    let t = read_parquet(
+        &path,
+        &schema(),
+        &mut Encoders::new(),
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(t.domain_names(), &["flows"]);
+}
+
+#[test]
+fn missing_and_unknown_columns_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flows.parquet");
+    let b = batch();
+    let without_label = b.project(&[0, 1, 2, 3, 5]).unwrap();
+    write_parquet(&path, &without_label, 1024);
+    // As in CSV: a missing label column is an error, unless allowed; then the attack class gives
+    // every row its label.
+    let err = read_parquet(&path, &schema(), &mut Encoders::new(), &options("d")).unwrap_err();
+    assert!(matches!(err, FlowsError::MissingColumn { .. }), "{err}");
+    let lenient = ReadOptions {
+        allow_unlabelled: true,
+        ..options("d")
+    };
+    let t = read_parquet(&path, &schema(), &mut Encoders::new(), &lenient).unwrap();
+    assert_eq!(t.labels(), &[0, 1, 1, 0, 1]);
+    let strict = Schema::from_toml_str(
+        &SCHEMA.replace("default = \"numeric\"", "default = \"error\""),
+        "t",
+    )
+    .unwrap();
+    let extra = RecordBatch::try_from_iter([
+        ("bytes", Arc::new(Float64Array::from(vec![1.0])) as ArrayRef),
+        (
+            "mystery",
+            Arc::new(Float64Array::from(vec![1.0])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    write_parquet(&path, &extra, 1024);
+    let err = read_parquet(&path, &strict, &mut Encoders::new(), &options("d")).unwrap_err();
+    assert!(
+        matches!(err, FlowsError::UnknownHeaderColumn { .. }),
+        "{err}"
+    );
+    let err = read_parquet(&path, &schema(), &mut Encoders::new(), &options("d")).unwrap_err();
+    assert!(matches!(err, FlowsError::MissingColumn { .. }), "{err}");
+}

@@ -1,0 +1,97 @@
+//! Consistency checks for what a model file decodes to, run before anything uses it: a damaged or crafted file
+//! must give an error, never an out-of-bounds index, an endless tree walk or a huge allocation later.
+
+use linfa::ParamGuard;
+use metaforest_forest::Forest;
+
+use crate::adapt::Adapter;
+use crate::descriptor::{Normalizer, FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
+use crate::init::LocalForestSettings;
+use crate::params::MetaParams;
+
+/// Most trees a local forest may have in a file (far above any setting in use; a forged count must not make
+/// adaptation allocate without bound).
+pub const MAX_LOCAL_TREES: usize = 100_000;
+
+/// What is wrong, as a sentence fragment for [`crate::MetaError::Invalid`].
+pub(crate) type Check = std::result::Result<(), String>;
+
+/// A forest the meta-learner uses: structurally valid, binary, reading `width` features.
+pub(crate) fn forest(name: &str, f: &Forest, width: usize) -> Check {
+    f.validate().map_err(|e| format!("forest `{name}`: {e}"))?;
+    if f.n_features() != width {
+        return Err(format!(
+            "forest `{name}` reads {} features, the model {width}",
+            f.n_features()
+        ));
+    }
+    if f.n_classes() != 2 {
+        return Err(format!(
+            "forest `{name}` has {} classes, expected 2",
+            f.n_classes()
+        ));
+    }
+    Ok(())
+}
+
+fn normalizer(name: &str, n: &Normalizer, width: usize) -> Check {
+    if n.mean.len() != width || n.scale.len() != width {
+        return Err(format!(
+            "{name} normaliser has widths {} and {}, expected {width}",
+            n.mean.len(),
+            n.scale.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Settings adaptation grows a local forest with.
+pub(crate) fn local_settings(s: &LocalForestSettings) -> Check {
+    if !(4..=MAX_LOCAL_TREES).contains(&s.n_trees) {
+        return Err(format!(
+            "local forest of {} trees (expected 4 to {MAX_LOCAL_TREES})",
+            s.n_trees
+        ));
+    }
+    Ok(())
+}
+
+/// Everything a meta-model and its detectors share.
+pub(crate) fn adapter(a: &Adapter) -> Check {
+    MetaParams::from(a.params.clone())
+        .check_ref()
+        .map_err(|e| e.to_string())?;
+    local_settings(a.params.local())?;
+    if a.n_features == 0 {
+        return Err("the model reads no features".into());
+    }
+    if a.space.width() != a.n_features {
+        return Err(format!(
+            "feature space has {} columns, the model reads {} features",
+            a.space.width(),
+            a.n_features
+        ));
+    }
+    if a.known.is_empty() {
+        return Err("no known forests".into());
+    }
+    for k in &a.known {
+        forest(&k.name, &k.forest, a.n_features)?;
+        if k.facts.importances.len() != a.n_features {
+            return Err(format!(
+                "forest `{}`: {} feature importances for {} features",
+                k.name,
+                k.facts.importances.len(),
+                a.n_features
+            ));
+        }
+    }
+    a.heads.check_shapes()?;
+    normalizer("weighting", &a.weight_norm, WEIGHT_IN)?;
+    normalizer("configuration", &a.init_norm, INIT_IN)?;
+    normalizer("feature", &a.feature_norm, FEATURE_WIDTH)?;
+    if !(a.threshold_rule.intercept.is_finite() && a.threshold_rule.slope.is_finite()) {
+        return Err("threshold rule is not finite".into());
+    }
+    Ok(())
+}
