@@ -127,3 +127,76 @@ fn no_silent_synthetic_fallback_when_data_is_missing() {
     assert!(err.contains("--synthetic"), "{err}");
     assert!(!dir.path().join("m.mf").exists());
 }
+
+/// A small meta-model on three synthetic networks (asked for with `--synthetic`), written to `dir/model.mf`.
+fn train_synthetic(dir: &Path) -> std::path::PathBuf {
+    let model = dir.join("model.mf");
+    let out = run(bin()
+        .args(["train", "--synthetic", "--domains", "net-0,net-1,net-2"])
+        .args(["--episodes", "30", "--trees", "10", "--max-rows", "2000"])
+        .args([
+            "--max-epochs",
+            "4",
+            "--local-trees",
+            "20",
+            "--no-progress",
+            "-o",
+        ])
+        .arg(&model));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("synthetic networks"), "{err}");
+    model
+}
+
+/// `n` benign and `n` attack flows of synthetic network 3 as an NF-v2 CSV at `path`.
+fn write_support(path: &Path, n: usize) {
+    let t = flows(4, 1500);
+    let net3 = |r: &usize| t.domain_codes()[*r] == 3;
+    let pick = |label: u8| {
+        (0..t.n_rows())
+            .filter(net3)
+            .filter(|&r| t.labels()[r] == label)
+            .take(n)
+            .collect::<Vec<_>>()
+    };
+    let rows: Vec<usize> = pick(0).into_iter().chain(pick(1)).collect();
+    write_csv(path, &t, &rows, None);
+}
+
+#[test]
+fn adapt_and_detect_fail_on_missing_files_and_say_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_synthetic(dir.path());
+    let detector = dir.path().join("d.mfd");
+    let missing = dir.path().join("no-such-support.csv");
+    let err = fails(
+        bin()
+            .arg("adapt")
+            .arg(&model)
+            .arg("--support")
+            .arg(&missing)
+            .arg("-o")
+            .arg(&detector),
+    );
+    assert!(err.contains("no-such-support.csv"), "{err}");
+    assert!(!detector.exists());
+
+    let support = dir.path().join("support.csv");
+    write_support(&support, 10);
+    run(bin()
+        .arg("adapt")
+        .arg(&model)
+        .arg("--support")
+        .arg(&support)
+        .arg("-o")
+        .arg(&detector));
+    let err = fails(
+        bin()
+            .arg("detect")
+            .arg(&detector)
+            .arg(dir.path().join("no-such-flows.csv")),
+    );
+    assert!(err.contains("no-such-flows.csv"), "{err}");
+    let err = fails(bin().arg("detect").arg(dir.path().join("no-such.mfd")));
+    assert!(err.contains("no-such.mfd"), "{err}");
+}

@@ -128,7 +128,8 @@ pub struct Loaded {
     pub source: String,
 }
 
-/// The NF-v2 data when present (and not `synthetic`), else the synthetic networks.
+/// The NF-v2 data when present (and not `synthetic`), else the synthetic networks, labelled as such in
+/// `source`. Only the demo falls back like this; `train` needs `--synthetic` for them.
 pub fn load_data(data_dir: &Path, synthetic: bool) -> Result<Loaded, Box<dyn std::error::Error>> {
     if !synthetic && has_nf_v2(data_dir) {
         let table = load_nf_v2_all(data_dir)?;
@@ -137,15 +138,20 @@ pub fn load_data(data_dir: &Path, synthetic: bool) -> Result<Loaded, Box<dyn std
             source: format!("real NF-v2 data at {}", data_dir.display()),
         });
     }
-    let cfg = SyntheticConfig {
-        n_networks: 4,
-        rows_per_network: 6_000,
-        ..SyntheticConfig::default()
-    };
     let why = if synthetic {
         "requested".to_string()
     } else {
         format!("no NF-v2 data at {}", data_dir.display())
+    };
+    synthetic_networks(&why)
+}
+
+/// The built-in synthetic networks; `why` says why they are used.
+pub fn synthetic_networks(why: &str) -> Result<Loaded, Box<dyn std::error::Error>> {
+    let cfg = SyntheticConfig {
+        n_networks: 4,
+        rows_per_network: 6_000,
+        ..SyntheticConfig::default()
     };
     Ok(Loaded {
         table: generate(&cfg)?,

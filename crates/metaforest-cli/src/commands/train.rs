@@ -9,7 +9,9 @@ use metaforest_flows::training_set::{build_domains, read_family_map, DataSet, Do
 use metaforest_flows::FlowTable;
 use metaforest_meta::{DomainData, FeatureSpace, MetaModel, MetaParams};
 
-use super::common::{cap_domains, human_bytes, load_data, select_domains, DomainRows, InputArgs};
+use super::common::{
+    cap_domains, human_bytes, select_domains, synthetic_networks, DomainRows, InputArgs,
+};
 use super::training_data::{read_data_set, read_files};
 use super::{CmdResult, Context};
 
@@ -85,7 +87,7 @@ fn training_domains(
     args: &TrainArgs,
 ) -> Result<(FlowTable, String, DomainRows), Box<dyn std::error::Error>> {
     let (mut table, families, source) = if args.synthetic {
-        let loaded = load_data(&ctx.data_dir, true)?;
+        let loaded = synthetic_networks("requested with --synthetic")?;
         (loaded.table, None, loaded.source)
     } else if !args.inputs.is_empty() {
         let set = read_files(&args.input, &args.inputs)?;
