@@ -200,3 +200,84 @@ fn adapt_and_detect_fail_on_missing_files_and_say_which() {
     let err = fails(bin().arg("detect").arg(dir.path().join("no-such.mfd")));
     assert!(err.contains("no-such.mfd"), "{err}");
 }
+
+#[test]
+fn formats_are_sniffed_and_every_read_reports_the_features_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = flows(1, 300);
+    let all: Vec<usize> = (0..t.n_rows()).collect();
+    let train = dir.path().join("train.csv");
+    write_csv(&train, &t, &all, None);
+    let model = dir.path().join("forest.mff");
+    run(bin()
+        .args(["forest", "fit", "--trees", "10", "-o"])
+        .arg(&model)
+        .arg(&train));
+
+    let zeek = dir.path().join("conn.log");
+    let mut log = String::from(
+        "#separator \\x09\n#fields\tts\tuid\tid.orig_p\tid.resp_p\tproto\tduration\torig_bytes\tresp_bytes\thistory\torig_pkts\tresp_pkts\n",
+    );
+    for i in 0..5 {
+        log += &format!(
+            "{i}.5\tC{i}\t{}\t80\ttcp\t0.25\t300\t900\tShADadFf\t6\t5\n",
+            40000 + i
+        );
+    }
+    std::fs::write(&zeek, log).unwrap();
+    let out = run(bin().args(["forest", "predict"]).arg(&model).arg(&zeek));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 6);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("as zeek (recognised by a Zeek #separator/#fields header)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: read 11 of the model's 41 features"),
+        "{err}"
+    );
+
+    // The same log named as NF-v2 maps nothing: the error names the model's feature space.
+    let err = fails(
+        bin()
+            .args(["forest", "predict", "--format", "nf-v2"])
+            .arg(&model)
+            .arg(&zeek),
+    );
+    assert!(err.contains("the model reads 41 features"), "{err}");
+    assert!(err.contains("L4_SRC_PORT"), "{err}");
+
+    // An NF-v2 file reads all features, without a warning.
+    let out = run(bin().args(["forest", "predict"]).arg(&model).arg(&train));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("read 41 of the model's 41 features"), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn data_summarises_a_schema_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("site.toml");
+    std::fs::write(
+        &schema,
+        "name = 'site-flows'\ndefault = 'numeric'\nbenign_labels = ['0']\n[columns]\nsite = 'categorical'\nlabel = 'label'\nattack = 'attack_class'\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("flows.csv");
+    std::fs::write(
+        &csv,
+        "bytes,site,label,attack\n1,north,0,Benign\n2,south,1,scan\n3,north,1,flood\n",
+    )
+    .unwrap();
+    let out = run(bin().arg("data").arg("--schema").arg(&schema).arg(&csv));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 features (1 categorical): bytes, site"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 rows; label 1 / 0: 2 / 1; 3 classes"),
+        "{text}"
+    );
+    assert!(text.contains("label `label`"), "{text}");
+}

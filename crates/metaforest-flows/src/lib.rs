@@ -24,6 +24,7 @@ pub mod rng;
 mod row_format;
 mod row_reader;
 mod schema;
+mod sniff;
 pub mod synthetic;
 mod table;
 pub mod training_set;
@@ -41,6 +42,7 @@ pub use reader::{
 pub use row_format::RowFormat;
 pub use row_reader::{MappedRow, RowReader};
 pub use schema::{ColumnRole, DefaultKind, Encoders, Schema, BUILTIN_SCHEMAS};
+pub use sniff::Sniffed;
 pub use synthetic::SyntheticConfig;
 pub use table::{
     ColumnKind, ColumnSpec, Dictionary, DuplicateReport, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE,

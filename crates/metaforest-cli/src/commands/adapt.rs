@@ -49,7 +49,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     }
     let (mut detector, from_model) = if is_detector_file(&args.model) {
         let mut det = Detector::load(&args.model)?;
-        let (x, y) = read_labelled(&args.support, &args.input, det.feature_space().columns())?;
+        let (x, y) = read_labelled(&args.support, &args.input, det.feature_space())?;
         det.adapt_more(x.view(), &y)?;
         eprintln!(
             "extended the detector's support with {} labelled flows",
@@ -58,7 +58,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         (det, false)
     } else {
         let m = MetaModel::load(&args.model)?;
-        let (x, y) = read_labelled(&args.support, &args.input, m.feature_space().columns())?;
+        let (x, y) = read_labelled(&args.support, &args.input, m.feature_space())?;
         (m.adapt(x.view(), &y)?, true)
     };
     if let Some(t) = args.threshold {

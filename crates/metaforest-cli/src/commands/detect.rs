@@ -156,17 +156,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     }
     let names = det.feature_space().names();
     let nf = names.len();
-    let mut src = open_rows(
-        args.input.as_deref(),
-        &args.format,
-        det.feature_space().columns(),
-    )?;
-    let mapped = src.mapping().len();
-    if mapped < nf {
-        eprintln!(
-            "note: {mapped} of the detector's {nf} features are read from this input; the rest are missing"
-        );
-    }
+    let mut src = open_rows(args.input.as_deref(), &args.format, det.feature_space())?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let batch = args.batch.max(1);

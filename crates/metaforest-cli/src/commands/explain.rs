@@ -81,7 +81,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
     let row = match (&args.row, &args.input, args.line) {
         (Some(r), _, _) => parse_row(r, &names)?,
         (None, Some(path), Some(line)) => {
-            let mut src = open_rows(Some(path), &args.format, detector.feature_space().columns())?;
+            let mut src = open_rows(Some(path), &args.format, detector.feature_space())?;
             let mut row = vec![0.0; names.len()];
             let mut found = None;
             while let Some(r) = src.next_row(&mut row) {

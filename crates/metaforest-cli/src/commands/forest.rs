@@ -109,11 +109,7 @@ fn predict(args: PredictArgs) -> CmdResult {
     let plain = PlainForest::load(&args.forest)?;
     let (forest, space) = (plain.forest(), plain.feature_space());
     let nf = space.width();
-    let mut src = open_rows(args.input.as_deref(), &args.format, space.columns())?;
-    let mapped = src.mapping().len();
-    if mapped < nf {
-        eprintln!("note: {mapped} of the forest's {nf} features are read from this input; the rest are missing");
-    }
+    let mut src = open_rows(args.input.as_deref(), &args.format, space)?;
     let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     if args.output == OutputFormat::Csv {
         writeln!(out, "line,score,verdict,label")?;

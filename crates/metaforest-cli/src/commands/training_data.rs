@@ -10,7 +10,10 @@ use super::common::{row_format, InputArgs};
 
 /// Labelled files read whole in the format `input` names (domain = file name).
 pub fn read_files(input: &InputArgs, paths: &[PathBuf]) -> Result<TrainingSet, FlowsError> {
-    let table = read_labelled_files(&row_format(input)?, paths)?;
+    let first = paths
+        .first()
+        .ok_or_else(|| FlowsError::InvalidArgument("no input file given".into()))?;
+    let table = read_labelled_files(&row_format(input, first)?, paths)?;
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     Ok(TrainingSet {
         table,
