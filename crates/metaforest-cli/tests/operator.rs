@@ -281,3 +281,98 @@ fn data_summarises_a_schema_file() {
     );
     assert!(text.contains("label `label`"), "{text}");
 }
+
+/// `rows` of synthetic network 3's flows as an NF-v2 CSV without label columns (unlabelled traffic).
+fn write_unlabelled(path: &Path, rows: usize) {
+    let t = flows(4, 1500);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    writeln!(f, "{}", NF_V2_FEATURES.join(",")).unwrap();
+    let x = t.features();
+    for r in (0..t.n_rows())
+        .filter(|&r| t.domain_codes()[r] == 3)
+        .take(rows)
+    {
+        let s: Vec<String> = (0..t.n_features())
+            .map(|j| format!("{}", x[[r, j]]))
+            .collect();
+        writeln!(f, "{}", s.join(",")).unwrap();
+    }
+}
+
+#[test]
+fn adapt_unlabelled_is_meta_u_in_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = train_synthetic(dir.path());
+    let support = dir.path().join("support.csv");
+    write_support(&support, 10);
+    let traffic = dir.path().join("traffic.csv");
+    write_unlabelled(&traffic, 1200);
+    let meta_u = dir.path().join("u.mfd");
+    let out = run(bin()
+        .arg("adapt")
+        .arg(&model)
+        .arg("--support")
+        .arg(&support)
+        .arg("--unlabelled")
+        .arg(&traffic)
+        .arg("-o")
+        .arg(&meta_u));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("method: META+U"), "{text}");
+    assert!(
+        text.contains("learned rule on the domain's unlabelled flows"),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unlabelled: 1200 flows in"), "{err}");
+
+    let out = run(bin()
+        .args(["detect", "--output", "jsonl"])
+        .arg(&meta_u)
+        .arg(&support));
+    let first = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(v["method"], "META+U");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("detect (META+U)"));
+    let out = run(bin()
+        .args(["explain", "--json", "--line", "2", "--input"])
+        .arg(&support)
+        .arg(&meta_u));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["method"], "META+U");
+
+    // Without unlabelled flows it is META, and a detector cannot take them afterwards.
+    let meta = dir.path().join("m.mfd");
+    let out = run(bin()
+        .arg("adapt")
+        .arg(&model)
+        .arg("--support")
+        .arg(&support)
+        .arg("-o")
+        .arg(&meta));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("method: META (the labelled support only)")
+    );
+    let out = run(bin()
+        .args(["detect", "--output", "jsonl"])
+        .arg(&meta)
+        .arg(&support));
+    let first = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(v["method"], "META");
+    let err = fails(
+        bin()
+            .arg("adapt")
+            .arg(&meta)
+            .arg("--support")
+            .arg(&support)
+            .arg("--unlabelled")
+            .arg(&traffic)
+            .arg("-o")
+            .arg(dir.path().join("x.mfd")),
+    );
+    assert!(
+        err.contains("--unlabelled adapts from a meta-model"),
+        "{err}"
+    );
+}

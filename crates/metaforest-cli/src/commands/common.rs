@@ -14,7 +14,7 @@ use metaforest_flows::zeek::{open_maybe_gzip, wrap_maybe_gzip};
 use metaforest_flows::{
     Domain, FlowTable, FlowsError, RowFormat, RowReader, Schema, Sniffed, Stratify, SyntheticConfig,
 };
-use metaforest_meta::FeatureSpace;
+use metaforest_meta::{Detector, FeatureSpace, UNLABELLED_SAMPLE};
 use ndarray::Array2;
 
 /// Input formats.
@@ -201,6 +201,46 @@ pub fn read_labelled(
     }
     let n = y.len();
     Ok((Array2::from_shape_vec((n, f), flat)?, y))
+}
+
+/// An evenly spread sample of the flows in `path` (labels, if any, ignored), at most twice the library's
+/// [`UNLABELLED_SAMPLE`]: every k-th flow, k doubling as the file goes on, so memory stays bounded; and
+/// how many flows the file held.
+pub fn read_unlabelled_sample(
+    path: &Path,
+    input: &InputArgs,
+    space: &FeatureSpace,
+) -> Result<(Array2<f64>, usize), Box<dyn std::error::Error>> {
+    let mut src = open_rows(Some(path), input, space)?;
+    let f = space.width();
+    let cap = 2 * UNLABELLED_SAMPLE;
+    let mut row = vec![0.0; f];
+    let (mut kept, mut stride, mut seen) = (Vec::new(), 1usize, 0usize);
+    while let Some(r) = src.next_row(&mut row) {
+        r?;
+        if seen % stride == 0 {
+            kept.extend_from_slice(&row);
+            if kept.len() == cap * f {
+                kept = kept.chunks(f).step_by(2).flatten().copied().collect();
+                stride *= 2;
+            }
+        }
+        seen += 1;
+    }
+    if seen == 0 {
+        return Err(format!("{}: no flows in the unlabelled sample", path.display()).into());
+    }
+    let n = kept.len() / f;
+    Ok((Array2::from_shape_vec((n, f), kept)?, seen))
+}
+
+/// `META+U` for a detector adapted with a sample of its network's unlabelled flows, else `META`.
+pub fn method_name(det: &Detector) -> &'static str {
+    if det.uses_unlabelled() {
+        "META+U"
+    } else {
+        "META"
+    }
 }
 
 /// `1.2 MB`-style size.

@@ -17,7 +17,7 @@ use metaforest_meta::Detector;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::common::{is_fatal, open_rows, InputArgs};
+use super::common::{is_fatal, method_name, open_rows, InputArgs};
 use super::{CmdResult, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -285,6 +285,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                         if args.reasons.is_some() {
                             v["reasons"] = reasons.into();
                         }
+                        v["method"] = method_name(det).into();
                         writeln!(out, "{v}")?;
                     }
                 }
@@ -312,7 +313,8 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let secs = start.elapsed().as_secs_f64();
     let scored = stats.read - stats.malformed;
     eprintln!(
-        "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
+        "detect ({}): {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
+        method_name(det),
         stats.read,
         scored,
         stats.malformed,
