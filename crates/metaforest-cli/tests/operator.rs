@@ -333,7 +333,7 @@ fn adapt_unlabelled_is_meta_u_in_every_output() {
     let first = String::from_utf8_lossy(&out.stdout);
     let v: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
     assert_eq!(v["method"], "META+U");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("detect (META+U)"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(META+U); "));
     let out = run(bin()
         .args(["explain", "--json", "--line", "2", "--input"])
         .arg(&support)

@@ -313,13 +313,13 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let secs = start.elapsed().as_secs_f64();
     let scored = stats.read - stats.malformed;
     eprintln!(
-        "detect ({}): {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
-        method_name(det),
+        "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4} ({}); {:.2} s, {:.0} rows/s",
         stats.read,
         scored,
         stats.malformed,
         stats.alerts,
         threshold,
+        method_name(det),
         secs,
         scored as f64 / secs.max(1e-9)
     );
