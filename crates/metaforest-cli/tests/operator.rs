@@ -376,3 +376,28 @@ fn adapt_unlabelled_is_meta_u_in_every_output() {
         "{err}"
     );
 }
+
+#[test]
+fn verbose_and_quiet_set_the_log_level_unless_rust_log_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |global: &[&str], rust_log: Option<&str>| {
+        let mut cmd = bin();
+        cmd.env_remove("RUST_LOG");
+        if let Some(level) = rust_log {
+            cmd.env("RUST_LOG", level);
+        }
+        let out = run(cmd
+            .args(global)
+            .args(["train", "--synthetic", "--domains", "net-0,net-1"])
+            .args(["--episodes", "10", "--trees", "5", "--max-rows", "500"])
+            .args(["--max-epochs", "2", "--no-progress", "-o"])
+            .arg(dir.path().join("m.mf")));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(train(&["-v"], None).contains("INFO"));
+    assert!(!train(&[], None).contains("INFO"));
+    assert!(!train(&["-v"], Some("error")).contains("INFO"));
+    assert!(train(&["-q"], Some("info")).contains("INFO"));
+    let err = fails(bin().args(["-q", "-v", "data"]));
+    assert!(err.contains("cannot be used with"), "{err}");
+}

@@ -30,6 +30,7 @@ mod table;
 pub mod training_set;
 pub mod zeek;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use domains::Domain;
@@ -76,4 +77,28 @@ pub fn data_dir_relative_to(base: &Path) -> PathBuf {
 /// Whether `METAFOREST_REQUIRE_DATA=1` (missing real data must fail instead of skipping).
 pub fn require_data() -> bool {
     std::env::var(REQUIRE_DATA_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// For a test whose real data is missing at `dir`: fails under `METAFOREST_REQUIRE_DATA=1`; otherwise
+/// writes `1 real-data test skipped (no data at …): <test>` to standard error past the test harness's
+/// output capture, so a run without data says so. `instead` adds what the test does in its place.
+pub fn skip_real_data(dir: &Path, instead: &str) {
+    assert!(
+        !require_data(),
+        "{REQUIRE_DATA_ENV}=1 but there is no data at {}",
+        dir.display()
+    );
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let instead = if instead.is_empty() {
+        String::new()
+    } else {
+        format!(" ({instead})")
+    };
+    // Straight to the handle: the harness captures `eprintln!`, not writes to stderr itself.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "1 real-data test skipped (no data at {}): {test}{instead}",
+        dir.display()
+    );
 }
