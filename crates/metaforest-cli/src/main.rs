@@ -30,8 +30,27 @@ struct Cli {
     #[arg(long, global = true, value_name = "N")]
     threads: Option<usize>,
 
+    /// More log lines on standard error: -v info, -vv debug, -vvv trace (RUST_LOG, when set, wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Only errors in the log (RUST_LOG, when set, wins); the commands' own results still print.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// The log filter `-v`/`-q` ask for (warnings only by default).
+fn log_level(verbose: u8, quiet: bool) -> &'static str {
+    match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +72,8 @@ enum Command {
     Explain(commands::explain::ExplainArgs),
     /// The detector's ranked if-then detection rules.
     Rules(commands::rules::RulesArgs),
+    /// A plain random forest on labelled flows: fit, then predict (the support-only baseline).
+    Forest(commands::forest::ForestArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,16 +85,16 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     signals::remove_temporary_files_on_signals();
-    // Logs go to stderr, filtered by RUST_LOG (default: warnings only).
+    let cli = Cli::parse();
+    // Logs go to stderr, filtered by RUST_LOG when set, else by -v/-q (default: warnings only).
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(log_level(cli.verbose, cli.quiet))
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
-
-    let cli = Cli::parse();
     if let Some(n) = cli.threads {
         if n == 0 {
             eprintln!("error: --threads must be at least 1");
@@ -100,6 +121,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => commands::detect::run(&ctx, args),
         Command::Explain(args) => commands::explain::run(&ctx, args),
         Command::Rules(args) => commands::rules::run(&ctx, args),
+        Command::Forest(args) => commands::forest::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,15 +42,7 @@ fn setup(data: &Path) -> (FlowTable, Vec<String>) {
             .collect();
         return (held, args);
     }
-    assert!(
-        !metaforest_flows::require_data(),
-        "no NF-v2 data at {} and METAFOREST_REQUIRE_DATA=1",
-        data.display()
-    );
-    println!(
-        "skipped real data: no data at {}; using the synthetic networks",
-        data.display()
-    );
+    metaforest_flows::skip_real_data(data, "ran on the synthetic networks instead");
     // Same configuration as `train --synthetic` (4 networks × 6000 flows, seed 7).
     let all = generate(&SyntheticConfig {
         n_networks: 4,

@@ -9,8 +9,8 @@
 //! maps all of them onto the 2018 spelling.
 //!
 //! Mapping, per target column (first match wins): a header column of the same canonical name (categorical
-//! targets use the target's dictionary; unseen values → [`UNKNOWN_CODE`]); with the CICFlowMeter dialect,
-//! the built-in NetFlow-v2 mapping [`NF_V2_MAP`]; otherwise missing (`NaN`).
+//! targets use the target's dictionary; unseen values → [`UNKNOWN_CODE`]); the built-in NetFlow-v2 mapping
+//! [`NF_V2_MAP`] on CICFlowMeter-named columns (under a user's schema too); otherwise missing (`NaN`).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -167,7 +167,8 @@ pub fn canonical_header(header: &str) -> String {
 /// Which header conventions a [`CsvRowReader`] applies.
 #[derive(Debug, Clone)]
 pub enum Dialect {
-    /// Only the schema's own aliases; target columns are matched by name.
+    /// The schema's own aliases; target columns are matched by name, then (for NF-v2 targets) through
+    /// the NF-v2 mapping on columns named as CICFlowMeter names them.
     Schema(Schema),
     /// The built-in `cicflowmeter` schema, the version aliases of [`HEADER_ALIASES`] and the NF-v2 mapping.
     CicFlowMeter,
@@ -286,6 +287,22 @@ impl<R: BufRead> CsvRowReader<R> {
             )
             .then_some(i)
         };
+        // The NF-v2 mapping also applies under a user's schema (its columns named as CICFlowMeter
+        // names them, in any version's spelling), for the targets no column matches by name.
+        let mut cic_index: HashMap<String, usize> = HashMap::new();
+        for (i, h) in header.iter().enumerate() {
+            cic_index.entry(canonical_header(h)).or_insert(i);
+        }
+        let cic_source = |name: &str| -> Option<usize> {
+            usable(name).or_else(|| {
+                let i = *cic_index.get(name)?;
+                matches!(
+                    schema.role_of(&header[i]),
+                    Some(ColumnRole::Numeric | ColumnRole::Categorical)
+                )
+                .then_some(i)
+            })
+        };
         let plan: Vec<Source> = target
             .iter()
             .enumerate()
@@ -297,17 +314,14 @@ impl<R: BufRead> CsvRowReader<R> {
                         Source::Column(i, 1.0)
                     };
                 }
-                if !cic {
-                    return Source::Missing;
-                }
                 match NF_V2_MAP.iter().find(|(n, _)| *n == t.name) {
                     Some((_, CicTransform::Scale(col, k))) => {
-                        usable(col).map_or(Source::Missing, |i| Source::Column(i, *k))
+                        cic_source(col).map_or(Source::Missing, |i| Source::Column(i, *k))
                     }
                     Some((_, CicTransform::Flags)) => {
                         let cols: Vec<(usize, u32)> = FLAG_BITS
                             .iter()
-                            .filter_map(|(c, bit)| usable(c).map(|i| (i, *bit)))
+                            .filter_map(|(c, bit)| cic_source(c).map(|i| (i, *bit)))
                             .collect();
                         if cols.is_empty() {
                             Source::Missing
@@ -477,9 +491,15 @@ impl<R: BufRead> CsvRowReader<R> {
         let label = match (self.label_at, &class) {
             (Some(i), _) => {
                 let t = self.field(i)?;
-                Some(u8::from(
-                    !self.schema.benign_labels.iter().any(|b| b.trim() == t),
-                ))
+                Some(self.schema.label_value(t).ok_or_else(|| {
+                    self.schema.unreadable_label(
+                        &self.origin,
+                        self.last_line,
+                        i,
+                        &self.header[i],
+                        t,
+                    )
+                })?)
             }
             (None, Some(c)) => Some(u8::from(!self.schema.benign_classes.iter().any(|b| b == c))),
             (None, None) => None,

@@ -105,6 +105,19 @@ pub enum FlowsError {
         column_name: String,
     },
 
+    /// A label column value the schema cannot read (another data set's convention, e.g. `BENIGN` where
+    /// the schema's labels are `0`/`1`).
+    #[error("{}: line {line}, column {column} (`{column_name}`): label `{value}` is not one the schema `{schema}` reads (benign: {benign}; attack: any other number); is the file in another format?", path.display())]
+    UnreadableLabel {
+        path: PathBuf,
+        line: u64,
+        column: usize,
+        column_name: String,
+        value: String,
+        schema: String,
+        benign: String,
+    },
+
     /// A column the schema requires is not in the header (line 1).
     #[error("{}: line 1: required {role} column `{column}` not found in the header", path.display())]
     MissingColumn {
@@ -171,6 +184,7 @@ impl FlowsError {
             | FlowsError::FieldCount { line, .. }
             | FlowsError::NotANumber { line, .. }
             | FlowsError::NonFinite { line, .. }
+            | FlowsError::UnreadableLabel { line, .. }
             | FlowsError::InvalidUtf8 { line, .. } => Some(*line),
             FlowsError::EmptyFile { .. }
             | FlowsError::MissingColumn { .. }

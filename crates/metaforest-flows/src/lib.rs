@@ -24,10 +24,13 @@ pub mod rng;
 mod row_format;
 mod row_reader;
 mod schema;
+mod sniff;
 pub mod synthetic;
 mod table;
+pub mod training_set;
 pub mod zeek;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use domains::Domain;
@@ -41,6 +44,7 @@ pub use reader::{
 pub use row_format::RowFormat;
 pub use row_reader::{MappedRow, RowReader};
 pub use schema::{ColumnRole, DefaultKind, Encoders, Schema, BUILTIN_SCHEMAS};
+pub use sniff::Sniffed;
 pub use synthetic::SyntheticConfig;
 pub use table::{
     ColumnKind, ColumnSpec, Dictionary, DuplicateReport, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE,
@@ -74,4 +78,28 @@ pub fn data_dir_relative_to(base: &Path) -> PathBuf {
 /// Whether `METAFOREST_REQUIRE_DATA=1` (missing real data must fail instead of skipping).
 pub fn require_data() -> bool {
     std::env::var(REQUIRE_DATA_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// For a test whose real data is missing at `dir`: fails under `METAFOREST_REQUIRE_DATA=1`; otherwise
+/// writes `1 real-data test skipped (no data at …): <test>` to standard error past the test harness's
+/// output capture, so a run without data says so. `instead` adds what the test does in its place.
+pub fn skip_real_data(dir: &Path, instead: &str) {
+    assert!(
+        !require_data(),
+        "{REQUIRE_DATA_ENV}=1 but there is no data at {}",
+        dir.display()
+    );
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let instead = if instead.is_empty() {
+        String::new()
+    } else {
+        format!(" ({instead})")
+    };
+    // Straight to the handle: the harness captures `eprintln!`, not writes to stderr itself.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "1 real-data test skipped (no data at {}): {test}{instead}",
+        dir.display()
+    );
 }

@@ -438,7 +438,19 @@ impl<'a> Parser<'a> {
                         row_label = if benign_labels.contains(&t) {
                             BENIGN
                         } else {
-                            ATTACK
+                            let text = self.text(field, line, i)?;
+                            match schema.label_value(text) {
+                                Some(_) => ATTACK,
+                                None => {
+                                    return Err(schema.unreadable_label(
+                                        self.path,
+                                        line,
+                                        i,
+                                        &self.header[i],
+                                        text,
+                                    ))
+                                }
+                            }
                         };
                     }
                     Action::Class => {

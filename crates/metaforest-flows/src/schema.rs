@@ -248,6 +248,41 @@ impl Schema {
         self.column_with(ColumnRole::Label)
     }
 
+    /// The label a `label` column value means: 0 when it is a benign value, else 1 — except that where
+    /// the benign values are numbers (`0`), a value that is not a number (`BENIGN`) means the column is
+    /// in another convention and gives `None`, so it is reported rather than misread as an attack.
+    pub fn label_value(&self, value: &str) -> Option<u8> {
+        let value = value.trim();
+        if self.benign_labels.iter().any(|b| b.trim() == value) {
+            return Some(0);
+        }
+        let numeric = |t: &str| t.trim().parse::<f64>().is_ok();
+        if self.benign_labels.iter().all(|b| numeric(b)) && !numeric(value) {
+            return None;
+        }
+        Some(1)
+    }
+
+    /// The error for a `label` column value [`Schema::label_value`] cannot read, at 0-based column `i`.
+    pub fn unreadable_label(
+        &self,
+        path: &std::path::Path,
+        line: u64,
+        i: usize,
+        column_name: &str,
+        value: &str,
+    ) -> FlowsError {
+        FlowsError::UnreadableLabel {
+            path: path.to_owned(),
+            line,
+            column: i + 1,
+            column_name: column_name.to_owned(),
+            value: value.chars().take(40).collect(),
+            schema: self.name.clone(),
+            benign: self.benign_labels.join(", "),
+        }
+    }
+
     /// The name of the `attack_class` column, if any.
     pub fn class_column(&self) -> Option<&str> {
         self.column_with(ColumnRole::AttackClass)

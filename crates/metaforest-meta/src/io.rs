@@ -1,6 +1,6 @@
 //! Model files, in the [`metaforest_forest::container`] (magic | format version | payload length | CRC-32 |
-//! bincode payload): meta-models (`.mf`, magic `MFMETA\0\0`) and detectors (`.mfd`, magic `MFDETECT`). Both carry
-//! their [`FeatureSpace`](crate::FeatureSpace). A meta-model stores its dfdx heads as safetensors bytes. Files are written to a temporary
+//! bincode payload): meta-models (`.mf`, magic `MFMETA\0\0`), detectors (`.mfd`, magic `MFDETECT`) and plain
+//! forests (`.mff`, magic `MFPLAINF`). All carry their [`FeatureSpace`](crate::FeatureSpace). A meta-model stores its dfdx heads as safetensors bytes. Files are written to a temporary
 //! file in the target folder and renamed, so a crash never leaves a half-written model behind.
 //!
 //! Loading checks everything before it is used (see [`crate::validate`]): a damaged or crafted file gives a
@@ -25,6 +25,10 @@ pub const FORMAT_VERSION: u32 = 3;
 pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 /// First bytes of a detector file.
 pub const DETECTOR_MAGIC: &[u8; 8] = b"MFDETECT";
+/// First bytes of a plain-forest file.
+pub const PLAIN_FOREST_MAGIC: &[u8; 8] = b"MFPLAINF";
+/// Format version of plain-forest (`.mff`) files.
+pub const PLAIN_FOREST_VERSION: u32 = 1;
 /// Magics of the command-line tool's former model formats (meta-model, detector), recognised to say how to
 /// re-create such a file.
 const OLD_CLI_META_MAGIC: &[u8; 8] = b"MFCLIMOD";
@@ -32,16 +36,18 @@ const OLD_CLI_DETECTOR_MAGIC: &[u8; 8] = b"MFCLIDET";
 
 /// The two kinds of model file.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     MetaModel,
     Detector,
+    PlainForest,
 }
 
 impl Kind {
-    fn container(self) -> Container {
+    pub(crate) fn container(self) -> Container {
         match self {
             Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
             Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION),
+            Kind::PlainForest => Container::new(PLAIN_FOREST_MAGIC, PLAIN_FOREST_VERSION),
         }
     }
 
@@ -49,6 +55,7 @@ impl Kind {
         match self {
             Kind::MetaModel => "meta-model (.mf)",
             Kind::Detector => "detector (.mfd)",
+            Kind::PlainForest => "plain forest (.mff)",
         }
     }
 
@@ -57,6 +64,7 @@ impl Kind {
         match self {
             Kind::MetaModel => "`metaforest train …`",
             Kind::Detector => "`metaforest adapt …`",
+            Kind::PlainForest => "`metaforest forest fit …`",
         }
     }
 }
@@ -93,7 +101,7 @@ fn bad_magic(path: &Path, kind: Kind, found: &[u8]) -> MetaError {
     }
 }
 
-fn file_error(path: &Path, kind: Kind, e: ContainerError) -> MetaError {
+pub(crate) fn file_error(path: &Path, kind: Kind, e: ContainerError) -> MetaError {
     let what = kind.what();
     let path_buf = path.to_path_buf();
     match e {
@@ -131,7 +139,7 @@ fn file_error(path: &Path, kind: Kind, e: ContainerError) -> MetaError {
     }
 }
 
-fn invalid(path: &Path, kind: Kind, reason: String) -> MetaError {
+pub(crate) fn invalid(path: &Path, kind: Kind, reason: String) -> MetaError {
     MetaError::Invalid {
         path: path.to_path_buf(),
         what: kind.what(),
@@ -139,14 +147,14 @@ fn invalid(path: &Path, kind: Kind, reason: String) -> MetaError {
     }
 }
 
-fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, bytes).map_err(|source| MetaError::Io {
         path: path.to_path_buf(),
         source,
     })
 }
 
-fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
+pub(crate) fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
     let file = std::fs::File::open(path).map_err(|source| MetaError::Io {
         path: path.to_path_buf(),
         source,

@@ -1,6 +1,6 @@
 //! `metaforest adapt`: a meta-model (`.mf`) plus a small labelled file becomes a detector (`.mfd`); given a
 //! detector instead, the new labelled flows extend its support (nothing is retrained from scratch), and its
-//! rules are re-derived.
+//! rules are re-derived. With `--unlabelled`, a sample of the new network's traffic is read too (META+U).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,9 +8,9 @@ use std::time::Instant;
 use clap::Args;
 use metaforest_meta::io::is_detector_file;
 use metaforest_meta::rules::{detector_rules, RuleParams};
-use metaforest_meta::{Detector, MetaModel};
+use metaforest_meta::{Detector, MetaModel, UNLABELLED_SAMPLE};
 
-use super::common::{read_labelled, InputArgs};
+use super::common::{read_labelled, read_unlabelled_sample, InputArgs};
 use super::{CmdResult, Context};
 
 /// `metaforest adapt model.mf --support labelled.csv -o detector.mfd`
@@ -23,6 +23,11 @@ pub struct AdaptArgs {
     pub support: PathBuf,
     #[command(flatten)]
     pub input: InputArgs,
+    /// A sample of the new network's traffic, unlabelled (read like --support; an evenly spread
+    /// sample is used): the local forest self-trains on it and the threshold follows the learned rule
+    /// for its class balance (META+U).
+    #[arg(long, value_name = "FILE")]
+    pub unlabelled: Option<PathBuf>,
     /// Output detector file.
     #[arg(short, long, default_value = "detector.mfd")]
     pub output: PathBuf,
@@ -47,9 +52,18 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
             return Err(format!("--max-far {f} is not in [0, 1)").into());
         }
     }
-    let (mut detector, from_model) = if is_detector_file(&args.model) {
+    let detector_given = is_detector_file(&args.model);
+    if detector_given && args.unlabelled.is_some() {
+        return Err(format!(
+            "--unlabelled adapts from a meta-model (.mf); {} is a detector: adapt the meta-model again with \
+             --support and --unlabelled",
+            args.model.display()
+        )
+        .into());
+    }
+    let (mut detector, from_model) = if detector_given {
         let mut det = Detector::load(&args.model)?;
-        let (x, y) = read_labelled(&args.support, &args.input, det.feature_space().columns())?;
+        let (x, y) = read_labelled(&args.support, &args.input, det.feature_space())?;
         det.adapt_more(x.view(), &y)?;
         eprintln!(
             "extended the detector's support with {} labelled flows",
@@ -58,8 +72,20 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         (det, false)
     } else {
         let m = MetaModel::load(&args.model)?;
-        let (x, y) = read_labelled(&args.support, &args.input, m.feature_space().columns())?;
-        (m.adapt(x.view(), &y)?, true)
+        let (x, y) = read_labelled(&args.support, &args.input, m.feature_space())?;
+        let det = match &args.unlabelled {
+            Some(path) => {
+                let (u, seen) = read_unlabelled_sample(path, &args.input, m.feature_space())?;
+                eprintln!(
+                    "unlabelled: {seen} flows in {}, an evenly spread sample of {} kept",
+                    path.display(),
+                    u.nrows().min(UNLABELLED_SAMPLE)
+                );
+                m.adapt_with_unlabelled(x.view(), &y, u.view())?
+            }
+            None => m.adapt(x.view(), &y)?,
+        };
+        (det, true)
     };
     if let Some(t) = args.threshold {
         detector.set_threshold(t);
@@ -80,6 +106,14 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         y.len() - attacks,
         attacks,
         start.elapsed().as_secs_f64()
+    );
+    println!(
+        "  method: {}",
+        if detector.uses_unlabelled() {
+            "META+U (the support and a sample of the network's unlabelled flows)"
+        } else {
+            "META (the labelled support only)"
+        }
     );
     println!(
         "  threshold {:.4} ({})",

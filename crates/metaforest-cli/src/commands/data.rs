@@ -1,6 +1,7 @@
 //! `metaforest data`: what data is there. For each data set found under the data folder: rows,
 //! columns, label and class counts, domains. With nothing found, it says where it looked and
-//! summarises the synthetic default instead, labelled as synthetic.
+//! summarises the synthetic default instead, labelled as synthetic. Given files (`data [--schema FILE]
+//! INPUT…`), it summarises those instead, read as `train --input` would read them.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -12,9 +13,11 @@ use metaforest_flows::{
     SyntheticConfig,
 };
 
+use super::common::InputArgs;
+use super::training_data::read_files;
 use super::{CmdResult, Context};
 
-/// `metaforest data [--synthetic]`
+/// `metaforest data [--synthetic]`, or `metaforest data [--schema FILE | --format NAME] INPUT…`
 #[derive(Debug, Args)]
 pub struct DataArgs {
     /// Also summarise the synthetic default when real data is found.
@@ -30,6 +33,11 @@ pub struct DataArgs {
     /// A longer line (record) is an error.
     #[arg(long, value_name = "BYTES", default_value_t = metaforest_flows::DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
+    /// Labelled flow files to summarise instead of the data folder (read with --schema or --format, else
+    /// in the format their first line shows).
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
 }
 
 impl DataArgs {
@@ -98,6 +106,9 @@ fn name_the_flag(e: FlowsError) -> Box<dyn std::error::Error> {
 
 /// Runs `metaforest data`.
 pub fn run(ctx: &Context, args: DataArgs) -> CmdResult {
+    if !args.inputs.is_empty() {
+        return summarise_files(&args);
+    }
     let dir = &ctx.data_dir;
     let options = args.read_options();
     println!("data folder: {}", shown(dir));
@@ -260,6 +271,31 @@ pub fn run(ctx: &Context, args: DataArgs) -> CmdResult {
         );
         summarise(&t);
     }
+    Ok(())
+}
+
+/// `data INPUT…`: columns (under a schema), rows, labels and classes per file.
+fn summarise_files(args: &DataArgs) -> CmdResult {
+    let set = read_files(&args.input, &args.inputs)?;
+    println!("[files] {}", set.source);
+    if let Some(path) = &args.input.schema {
+        let schema = Schema::from_path(path)?;
+        for p in &args.inputs {
+            println!("  {}: {}", p.display(), describe_columns(p, &schema)?);
+        }
+    }
+    let t = &set.table;
+    let categorical = t.columns().iter().filter(|c| c.is_categorical()).count();
+    println!(
+        "  {} features ({categorical} categorical): {}",
+        t.n_features(),
+        t.columns()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    summarise(t);
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use metaforest_meta::Detector;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use super::common::{is_fatal, open_rows, InputArgs};
+use super::common::{is_fatal, method_name, open_rows, InputArgs};
 use super::{CmdResult, Context};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,17 +156,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     }
     let names = det.feature_space().names();
     let nf = names.len();
-    let mut src = open_rows(
-        args.input.as_deref(),
-        &args.format,
-        det.feature_space().columns(),
-    )?;
-    let mapped = src.mapping().len();
-    if mapped < nf {
-        eprintln!(
-            "note: {mapped} of the detector's {nf} features are read from this input; the rest are missing"
-        );
-    }
+    let mut src = open_rows(args.input.as_deref(), &args.format, det.feature_space())?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let batch = args.batch.max(1);
@@ -295,6 +285,7 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                         if args.reasons.is_some() {
                             v["reasons"] = reasons.into();
                         }
+                        v["method"] = method_name(det).into();
                         writeln!(out, "{v}")?;
                     }
                 }
@@ -322,12 +313,13 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let secs = start.elapsed().as_secs_f64();
     let scored = stats.read - stats.malformed;
     eprintln!(
-        "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4}; {:.2} s, {:.0} rows/s",
+        "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4} ({}); {:.2} s, {:.0} rows/s",
         stats.read,
         scored,
         stats.malformed,
         stats.alerts,
         threshold,
+        method_name(det),
         secs,
         scored as f64 / secs.max(1e-9)
     );

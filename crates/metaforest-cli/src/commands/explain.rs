@@ -7,7 +7,7 @@ use clap::Args;
 use metaforest_meta::rules::{detector_rules, RuleParams};
 use metaforest_meta::Detector;
 
-use super::common::{open_rows, InputArgs};
+use super::common::{method_name, open_rows, InputArgs};
 use super::{CmdResult, Context};
 
 /// `metaforest explain detector.mfd --row "v1,v2,…"` or `--input FILE --line N`
@@ -81,7 +81,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
     let row = match (&args.row, &args.input, args.line) {
         (Some(r), _, _) => parse_row(r, &names)?,
         (None, Some(path), Some(line)) => {
-            let mut src = open_rows(Some(path), &args.format, detector.feature_space().columns())?;
+            let mut src = open_rows(Some(path), &args.format, detector.feature_space())?;
             let mut row = vec![0.0; names.len()];
             let mut found = None;
             while let Some(r) = src.next_row(&mut row) {
@@ -119,6 +119,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
             "score": ex.score,
             "verdict": if ex.score >= detector.threshold() { "attack" } else { "benign" },
             "threshold": detector.threshold(),
+            "method": method_name(&detector),
             "forests": ex.forests.iter().map(|f| serde_json::json!({
                 "forest": f.forest, "weight": f.weight, "attack_probability": f.attack_probability,
             })).collect::<Vec<_>>(),
@@ -131,7 +132,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
         return Ok(());
     }
     println!(
-        "score {:.4} → {} (threshold {:.4})",
+        "score {:.4} → {} (threshold {:.4}; {})",
         ex.score,
         if ex.score >= detector.threshold() {
             "ATTACK"
@@ -139,6 +140,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
             "benign"
         },
         detector.threshold(),
+        method_name(&detector),
     );
     println!("forests (weight for this flow, attack probability):");
     for f in &ex.forests {

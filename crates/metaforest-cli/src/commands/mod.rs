@@ -9,8 +9,10 @@ pub mod data;
 pub mod demo;
 pub mod detect;
 pub mod explain;
+pub mod forest;
 pub mod rules;
 pub mod train;
+pub mod training_data;
 
 /// What every command gets from the global options.
 #[derive(Debug, Clone)]
