@@ -21,6 +21,9 @@ use crate::validate;
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
 /// Version 3: both carry their feature space; a detector also how its threshold was chosen.
 pub const FORMAT_VERSION: u32 = 3;
+/// Current format version of detector files. Version 4: a threshold's basis may be a false-alarm budget with
+/// its evidence ([`crate::ThresholdBasis::FalseAlarmBudget`]); version 3 files decode unchanged and are read.
+pub const DETECTOR_FORMAT_VERSION: u32 = 4;
 /// First bytes of a meta-model file.
 pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 /// First bytes of a detector file.
@@ -41,7 +44,9 @@ impl Kind {
     fn container(self) -> Container {
         match self {
             Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
-            Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION),
+            Kind::Detector => {
+                Container::new(DETECTOR_MAGIC, DETECTOR_FORMAT_VERSION).oldest_version(FORMAT_VERSION)
+            }
         }
     }
 

@@ -46,4 +46,4 @@ pub use network::{MetaLearner, Mlp, MlpMetaLearner};
 pub use params::{Heads, MetaParams, ValidMetaParams};
 pub use prob::em_prior;
 pub use space::FeatureSpace;
-pub use threshold::{ThresholdBasis, ThresholdRule};
+pub use threshold::{FarEvidence, ThresholdBasis, ThresholdRule};

@@ -29,10 +29,14 @@ pub struct AdaptArgs {
     /// Decision threshold on the attack probability.
     #[arg(long, conflicts_with = "max_far")]
     pub threshold: Option<f64>,
-    /// Choose the threshold for this false-alarm budget: from a .mf, on leave-one-out scores of the
-    /// benign support flows; from a .mfd, on in-sample scores (never below 0.5).
+    /// Choose the threshold for this false-alarm budget F: on leave-one-out scores of the benign support
+    /// flows when there are at least 1/F of them, else on the unlabelled flows' scores; otherwise refuse.
+    /// Never below 0.5 unless --allow-threshold-below-half.
     #[arg(long)]
     pub max_far: Option<f64>,
+    /// Let --max-far set a threshold below 0.5.
+    #[arg(long, requires = "max_far")]
+    pub allow_threshold_below_half: bool,
 }
 
 pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
@@ -43,11 +47,11 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         }
     }
     if let Some(f) = args.max_far {
-        if !(0.0..1.0).contains(&f) {
-            return Err(format!("--max-far {f} is not in [0, 1)").into());
+        if !(f > 0.0 && f < 1.0) {
+            return Err(format!("--max-far {f} is not in (0, 1)").into());
         }
     }
-    let (mut detector, from_model) = if is_detector_file(&args.model) {
+    let (mut detector, _from_model) = if is_detector_file(&args.model) {
         let mut det = Detector::load(&args.model)?;
         let (x, y) = read_labelled(&args.support, &args.input, det.feature_space().columns())?;
         det.adapt_more(x.view(), &y)?;
@@ -64,10 +68,9 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     if let Some(t) = args.threshold {
         detector.set_threshold(t);
     } else if let Some(f) = args.max_far {
-        // Leave-one-out scores need adaptations from the meta-model, so only a fresh adaptation uses them.
-        if !(from_model && detector.calibrate_far_loo(f, 50)?) {
-            detector.calibrate_far_in_sample(f, 0.5);
-        }
+        detector
+            .calibrate_far(f, args.allow_threshold_below_half)
+            .map_err(|e| format!("--max-far: {e}"))?;
     }
     detector.save(&args.output)?;
 

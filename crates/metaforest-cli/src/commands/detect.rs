@@ -41,9 +41,13 @@ pub struct DetectArgs {
     /// Alarm threshold on the attack probability (default: the detector's).
     #[arg(long, conflicts_with = "max_far")]
     pub threshold: Option<f64>,
-    /// Threshold calibrated on the support for this false-alarm budget (never below 0.5).
+    /// Threshold for this false-alarm budget, calibrated as `adapt --max-far` does (refused when the
+    /// detector's flows cannot resolve it; never below 0.5 unless --allow-threshold-below-half).
     #[arg(long)]
     pub max_far: Option<f64>,
+    /// Let --max-far set a threshold below 0.5.
+    #[arg(long, requires = "max_far")]
+    pub allow_threshold_below_half: bool,
     /// Add the N features that drove each decision (slower: one explanation per row).
     #[arg(long, value_name = "N")]
     pub reasons: Option<usize>,
@@ -148,7 +152,13 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let det = &Detector::load(&args.detector)?;
     let threshold = match (args.threshold, args.max_far) {
         (Some(t), _) => t,
-        (None, Some(f)) => det.far_threshold(f, 0.5),
+        (None, Some(f)) => {
+            let (t, basis) = det
+                .far_calibration(f, args.allow_threshold_below_half)
+                .map_err(|e| format!("--max-far: {e}"))?;
+            eprintln!("threshold {t:.4} ({basis})");
+            t
+        }
         (None, None) => det.threshold(),
     };
     if !(0.0..=1.0).contains(&threshold) {
