@@ -107,7 +107,11 @@ impl Detector {
     }
 
     /// Sets the threshold to [`Detector::far_calibration`]'s and records its basis; on error nothing changes.
-    pub fn calibrate_far(&mut self, max_far: f64, allow_below_half: bool) -> Result<ThresholdBasis> {
+    pub fn calibrate_far(
+        &mut self,
+        max_far: f64,
+        allow_below_half: bool,
+    ) -> Result<ThresholdBasis> {
         let (t, basis) = self.far_calibration(max_far, allow_below_half)?;
         self.set_threshold_with_basis(t, basis);
         Ok(basis)

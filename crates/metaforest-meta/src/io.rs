@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use metaforest_forest::container::{write_atomic, Container, ContainerError};
+use metaforest_forest::container::{write_atomic, Container, ContainerError, HEADER_LEN};
 use serde::{Deserialize, Serialize};
 
 use crate::detector::Detector;
@@ -44,9 +44,8 @@ impl Kind {
     fn container(self) -> Container {
         match self {
             Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
-            Kind::Detector => {
-                Container::new(DETECTOR_MAGIC, DETECTOR_FORMAT_VERSION).oldest_version(FORMAT_VERSION)
-            }
+            Kind::Detector => Container::new(DETECTOR_MAGIC, DETECTOR_FORMAT_VERSION)
+                .oldest_version(FORMAT_VERSION),
         }
     }
 
@@ -169,6 +168,14 @@ pub fn is_detector_file(path: impl AsRef<Path>) -> bool {
         && &head == DETECTOR_MAGIC
 }
 
+/// FNV-1a, 64 bits: stable across builds and platforms, which is all an identifier needs (it is no defence
+/// against a forged file).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// On disk the heads travel as dfdx safetensors bytes; everything else as it is.
 #[derive(Deserialize)]
 struct Stored<T> {
@@ -258,6 +265,14 @@ impl Detector {
             .container()
             .encode(self)
             .map_err(|e| file_error(Path::new("<detector>"), Kind::Detector, e))
+    }
+
+    /// A stable identifier for output a SIEM joins on: the 64-bit FNV-1a hash of the detector's file payload,
+    /// as 16 hex digits. It is the same for a detector and the file it was saved to or loaded from, and
+    /// changes with anything stored (forests, support, threshold).
+    pub fn id(&self) -> Result<String> {
+        let bytes = self.to_bytes()?;
+        Ok(format!("{:016x}", fnv1a64(&bytes[HEADER_LEN..])))
     }
 
     /// Saves the detector to `path` (see [`Detector::to_bytes`]).

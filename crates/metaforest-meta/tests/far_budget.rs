@@ -121,17 +121,26 @@ fn leave_one_out_holds_the_budget_on_held_out_benign_flows() {
     else {
         panic!("{basis:?}")
     };
-    assert_eq!((evidence, scored, floor), (FarEvidence::LeaveOneOut, 40, 0.5));
+    assert_eq!(
+        (evidence, scored, floor),
+        (FarEvidence::LeaveOneOut, 40, 0.5)
+    );
     assert_eq!(det.threshold(), quantile.max(0.5));
     // The benign flows of the new domain that were not in the support.
     let held = rows(&f.benign[40..]);
     let alarms = det.predict(held.view()).iter().filter(|&&v| v == 1).count();
     let far = alarms as f64 / held.nrows() as f64;
-    assert!(far <= 0.05, "false-alarm rate {far} on {} held-out benign flows", held.nrows());
-    // Stored with the detector and checked on load.
+    assert!(
+        far <= 0.05,
+        "false-alarm rate {far} on {} held-out benign flows",
+        held.nrows()
+    );
+    // Stored with the detector and checked on load; the detector id names the stored bytes, threshold included.
     let back = Detector::from_bytes(&det.to_bytes().unwrap(), Path::new("t.mfd")).unwrap();
     assert_eq!(back.threshold_basis(), basis);
     assert_eq!(back.threshold(), det.threshold());
+    assert_eq!(back.id().unwrap(), det.id().unwrap());
+    assert_ne!(adapted(40, 10).id().unwrap(), det.id().unwrap());
 }
 
 /// The unlabelled sample's scores, highest first.
@@ -144,7 +153,11 @@ fn unlabelled_scores(det: &Detector) -> Vec<f64> {
 #[test]
 fn unlabelled_quantiles_resolve_a_budget_and_the_floor_holds_unless_lifted() {
     let f = fixture();
-    let support: Vec<usize> = f.benign[..5].iter().chain(&f.attack[..5]).copied().collect();
+    let support: Vec<usize> = f.benign[..5]
+        .iter()
+        .chain(&f.attack[..5])
+        .copied()
+        .collect();
     let y: Vec<u32> = (0..10).map(|i| u32::from(i >= 5)).collect();
     let unlabelled = rows(&f.benign[5..305]);
     let mut det = f
@@ -174,9 +187,15 @@ fn unlabelled_quantiles_resolve_a_budget_and_the_floor_holds_unless_lifted() {
     let ThresholdBasis::FalseAlarmBudget { quantile, .. } = lifted else {
         panic!("{lifted:?}")
     };
-    assert!(quantile < 0.5, "fixture: the median benign score {quantile} should be below ½");
+    assert!(
+        quantile < 0.5,
+        "fixture: the median benign score {quantile} should be below ½"
+    );
     assert_eq!(det.threshold(), quantile);
     det.calibrate_far(0.5, false).unwrap();
     assert_eq!(det.threshold(), 0.5);
-    assert!(det.threshold_basis().to_string().contains("raised to the floor 0.5"));
+    assert!(det
+        .threshold_basis()
+        .to_string()
+        .contains("raised to the floor 0.5"));
 }
