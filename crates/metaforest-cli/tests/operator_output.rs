@@ -236,3 +236,163 @@ fn csv_input_keeps_the_named_columns_and_refuses_a_missing_one() {
         "{err}"
     );
 }
+
+fn rules(format: &str) -> String {
+    let out = ok(bin()
+        .arg("rules")
+        .arg(&fixture().detector)
+        .args(["--format", format, "--class", "both", "--top", "8"]));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `any`, a port, or `[lo:hi]`.
+fn is_port_spec(s: &str) -> bool {
+    let port = |p: &str| p.parse::<u16>().is_ok();
+    s == "any"
+        || port(s)
+        || s.strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .and_then(|r| r.split_once(':'))
+            .is_some_and(|(a, b)| {
+                port(a) && port(b) && a.parse::<u16>().ok() <= b.parse::<u16>().ok()
+            })
+}
+
+/// `action proto src port -> dst port (key:value; …)` with a quoted msg and a numeric sid.
+fn check_suricata_rule(line: &str) {
+    let (header, options) = line
+        .split_once(" (")
+        .unwrap_or_else(|| panic!("no options: {line}"));
+    let h: Vec<&str> = header.split(' ').collect();
+    assert_eq!(h.len(), 7, "{line}");
+    assert!(["alert", "pass"].contains(&h[0]), "{line}");
+    assert!(["ip", "tcp", "udp", "icmp"].contains(&h[1]), "{line}");
+    assert!(h[2] == "any" && h[5] == "any" && h[4] == "->", "{line}");
+    assert!(is_port_spec(h[3]) && is_port_spec(h[6]), "{line}");
+    let body = options
+        .strip_suffix(')')
+        .unwrap_or_else(|| panic!("unclosed: {line}"));
+    // Options end at a `;` that is not escaped.
+    let mut opts = Vec::new();
+    let (mut cur, mut escaped) = (String::new(), false);
+    for ch in body.chars() {
+        match ch {
+            ';' if !escaped => opts.push(std::mem::take(&mut cur).trim().to_owned()),
+            '\\' if !escaped => {
+                escaped = true;
+                cur.push(ch);
+                continue;
+            }
+            _ => cur.push(ch),
+        }
+        escaped = false;
+    }
+    assert!(cur.trim().is_empty(), "text after the last `;`: {line}");
+    let msg = opts
+        .iter()
+        .find_map(|o| o.strip_prefix("msg:"))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        msg.starts_with('"') && msg.ends_with('"') && msg.len() > 2,
+        "{line}"
+    );
+    let sid = opts
+        .iter()
+        .find_map(|o| o.strip_prefix("sid:"))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(sid.parse::<u64>().is_ok(), "{line}");
+    assert!(
+        opts.iter()
+            .any(|o| o.starts_with("metadata:metaforest_precision ")),
+        "{line}"
+    );
+}
+
+#[test]
+fn suricata_rules_follow_the_rule_grammar_and_carry_precision_and_coverage() {
+    let text = rules("suricata");
+    let (comments, lines): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.starts_with('#'));
+    assert!(!lines.is_empty(), "{text}");
+    assert_eq!(comments.len(), lines.len(), "one comment per rule: {text}");
+    for c in &comments {
+        assert!(c.contains("precision") && c.contains("coverage"), "{c}");
+    }
+    for l in &lines {
+        check_suricata_rule(l);
+    }
+    let sids: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("sid:").nth(1))
+        .collect();
+    assert!(sids[0].starts_with("9100001;"), "{}", lines[0]);
+}
+
+#[test]
+fn sigma_rules_are_yaml_documents_with_title_logsource_detection_and_condition() {
+    let text = rules("sigma");
+    let docs: Vec<&str> = text.split("---\n").collect();
+    assert!(!docs.is_empty() && !docs[0].is_empty(), "{text}");
+    for doc in docs {
+        let top: Vec<&str> = doc
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .map(|l| l.split(':').next().unwrap())
+            .collect();
+        for key in [
+            "title",
+            "status",
+            "description",
+            "logsource",
+            "detection",
+            "level",
+        ] {
+            assert!(top.contains(&key), "no `{key}` in\n{doc}");
+        }
+        assert!(doc.contains("logsource:\n  product: netflow\n"), "{doc}");
+        for l in doc.lines() {
+            let indent = l.len() - l.trim_start().len();
+            let item = l.trim_start();
+            assert!(indent % 2 == 0, "odd indentation: {l}");
+            assert!(
+                item.starts_with("- ") || item.contains(':'),
+                "neither key nor list item: {l}"
+            );
+            if let Some(v) = item
+                .split_once(": ")
+                .map(|(_, v)| v)
+                .filter(|v| v.starts_with('"'))
+            {
+                assert!(v.len() >= 2 && v.ends_with('"'), "unclosed string: {l}");
+            }
+        }
+        // Every selection the condition names is defined under `detection`.
+        let condition = doc
+            .lines()
+            .find_map(|l| l.strip_prefix("  condition: "))
+            .unwrap_or_else(|| panic!("no condition in\n{doc}"));
+        for term in condition.split(" and ") {
+            let name = term.trim_start_matches("not ");
+            assert!(
+                doc.contains(&format!("\n  {name}:\n")),
+                "`{name}` undefined in\n{doc}"
+            );
+        }
+        assert!(
+            doc.contains("  precision: ") && doc.contains("  coverage: "),
+            "{doc}"
+        );
+    }
+}
+
+#[test]
+fn json_rules_name_the_detector_and_measure_every_rule() {
+    let v: serde_json::Value = serde_json::from_str(&rules("json")).unwrap();
+    assert_eq!(v["support_flows"], 40);
+    assert_eq!(v["detector"].as_str().map(str::len), Some(16));
+    let rules = v["rules"].as_array().unwrap();
+    assert!(!rules.is_empty());
+    for r in rules {
+        assert!(r["precision"].is_f64() && r["coverage"].is_f64(), "{r}");
+        assert!(r["rule"].as_str().unwrap().starts_with("IF "), "{r}");
+    }
+}

@@ -31,6 +31,7 @@ pub mod network;
 pub mod params;
 pub mod prob;
 pub mod rules;
+pub mod rules_export;
 pub mod space;
 pub mod threshold;
 pub mod validate;

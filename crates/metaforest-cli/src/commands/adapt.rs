@@ -93,7 +93,6 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     for (n, w) in detector.forest_names().iter().zip(detector.task_weights()) {
         println!("    {n:<28} {w:.3}");
     }
-    let names = detector.feature_space().names();
     let rules = detector_rules(
         &detector,
         &RuleParams {
@@ -109,7 +108,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         for r in rules {
             println!(
                 "    {}   [precision {:.2}, coverage {:.2}]",
-                r.display(&names),
+                r.describe(detector.feature_space()),
                 r.precision,
                 r.coverage
             );
