@@ -8,11 +8,7 @@ use ndarray::Axis;
 
 use crate::detector::Detector;
 use crate::error::{MetaError, Result};
-use crate::threshold::{FarEvidence, ThresholdBasis};
-
-/// Lowest threshold a budget may set unless a lower one is asked for: below it a flow the detector rates more
-/// likely benign than attack would alarm.
-pub const FAR_FLOOR: f64 = 0.5;
+use crate::threshold::{flows_needed_for_far, FarEvidence, ThresholdBasis, FAR_FLOOR};
 
 /// Benign flows scored leave-one-out at least (when the support has them): more than a coarse budget needs, so
 /// its quantile does not rest on one or two flows; each costs one adaptation.
@@ -41,12 +37,6 @@ fn far_threshold(mut scores: Vec<f64>, max_far: f64) -> Option<f64> {
     } else {
         next_up(scores[allowed]).min(1.0)
     })
-}
-
-/// Scored flows a false-alarm budget needs: `ceil(1/max_far)`, so that one alarm among them is within it.
-pub fn flows_needed_for_far(max_far: f64) -> usize {
-    // The tolerance keeps budgets such as 0.05 (1/0.05 = 20.000000000000004 in floating point) at 20.
-    (1.0 / max_far - 1e-9).ceil().max(1.0) as usize
 }
 
 impl Detector {

@@ -54,21 +54,21 @@ impl NamedCondition {
         let feature = column.map_or_else(|| format!("f{}", c.feature), |col| col.name.clone());
         let test = match column.map(|col| &col.kind) {
             Some(ColumnKind::Categorical(d)) => {
-                let (held, other): (Vec<(usize, &String)>, Vec<(usize, &String)>) = d
-                    .values()
-                    .iter()
-                    .enumerate()
-                    .partition(|(code, _)| c.holds(*code as f64));
-                let names =
-                    |v: Vec<(usize, &String)>| v.into_iter().map(|(_, s)| s.clone()).collect();
+                // Values whose code satisfies the condition (`true`) or not.
+                let with = |satisfied: bool| -> Vec<String> {
+                    d.values()
+                        .iter()
+                        .enumerate()
+                        .filter(|(code, _)| c.holds(*code as f64) == satisfied)
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                };
                 if c.holds(UNKNOWN_CODE) {
                     Test::NotIn {
-                        values: names(other),
+                        values: with(false),
                     }
                 } else {
-                    Test::In {
-                        values: names(held),
-                    }
+                    Test::In { values: with(true) }
                 }
             }
             _ => Test::Range {

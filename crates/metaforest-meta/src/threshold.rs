@@ -202,6 +202,16 @@ mod tests {
     }
 }
 
+/// Lowest threshold a budget may set unless a lower one is asked for: below it a flow the detector rates more
+/// likely benign than attack would alarm.
+pub const FAR_FLOOR: f64 = 0.5;
+
+/// Scored flows a false-alarm budget needs: `ceil(1/max_far)`, so that one alarm among them is within it.
+pub fn flows_needed_for_far(max_far: f64) -> usize {
+    // The tolerance keeps budgets such as 0.05 (1/0.05 = 20.000000000000004 in floating point) at 20.
+    (1.0 / max_far - 1e-9).ceil().max(1.0) as usize
+}
+
 /// How a detector's threshold was chosen (saved with it and printed by the CLI).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ThresholdBasis {

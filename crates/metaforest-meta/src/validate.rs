@@ -5,11 +5,10 @@ use linfa::ParamGuard;
 use metaforest_forest::Forest;
 
 use crate::adapt::Adapter;
-use crate::calibration::{flows_needed_for_far, FAR_FLOOR};
 use crate::descriptor::{Normalizer, FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
 use crate::init::LocalForestSettings;
 use crate::params::MetaParams;
-use crate::threshold::ThresholdBasis;
+use crate::threshold::{flows_needed_for_far, ThresholdBasis, FAR_FLOOR};
 
 /// Most trees a local forest may have in a file (far above any setting in use; a forged count must not make
 /// adaptation allocate without bound).
