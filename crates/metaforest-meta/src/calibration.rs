@@ -144,6 +144,7 @@ mod tests {
         let t = far_threshold(scores.clone(), 0.05).unwrap();
         let alarms = scores.iter().filter(|&&s| s >= t).count();
         assert_eq!(alarms, 5);
-        assert!(t > 0.95 && t < 0.951, "{t}");
+        // Just above the sixth highest score (0.94), so 0.95 … 0.99 alarm.
+        assert!(t > 0.94 && t < 0.941, "{t}");
     }
 }

@@ -233,7 +233,11 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     )?;
     let keep = kept_columns(src.as_mut(), args.keep.as_deref())?;
     let nk = keep.len();
-    let detector_id = det.id()?;
+    // Only JSON lines carry the id; hashing the detector is skipped otherwise.
+    let detector_id = match args.output {
+        OutputFormat::Jsonl => det.id()?,
+        OutputFormat::Csv => String::new(),
+    };
     let mapped = src.mapping().len();
     if mapped < nf {
         eprintln!(
