@@ -3,6 +3,12 @@
 //! domain's unlabelled flows (assumed mostly benign). A budget `b` counted on `n` scores moves in steps of `1/n`,
 //! so it needs at least `ceil(1/b)` of them; with fewer, calibration refuses rather than set a threshold whose
 //! false-alarm rate it cannot bound.
+//!
+//! The threshold is the split-conformal one: just above the `ceil((n + 1)(1 - b))`-th smallest of the `n`
+//! scores. If a new benign flow's score is exchangeable with them (drawn like them), it alarms with probability
+//! at most `b` — the plain empirical quantile (`floor(b·n)` alarms among the `n`) promises nothing for a new
+//! flow and runs over the budget on small samples. Exchangeability is the assumption to check: support flows
+//! picked from one hour or one host do not represent the rest of the traffic.
 
 use ndarray::Axis;
 
@@ -24,19 +30,18 @@ fn next_up(v: f64) -> f64 {
     }
 }
 
-/// The lowest threshold at which at most `max_far` of the (benign) `scores` raise an alarm: just above the
-/// (allowed + 1)-th highest score, or 0 when every score may alarm. `None` without scores.
+/// The split-conformal threshold for a false-alarm budget on `n` (benign) `scores`: just above the
+/// `k = ceil((n + 1)(1 - max_far))`-th smallest, so `n - k` of them alarm. `None` when `k > n` (too few scores
+/// for the budget).
 fn far_threshold(mut scores: Vec<f64>, max_far: f64) -> Option<f64> {
-    if scores.is_empty() {
+    let n = scores.len();
+    // The tolerance keeps an exact product (100 · 0.99) from rounding up to the next rank.
+    let k = (((n + 1) as f64) * (1.0 - max_far) - 1e-9).ceil().max(1.0) as usize;
+    if k > n {
         return None;
     }
     scores.sort_by(|a, b| b.total_cmp(a));
-    let allowed = (max_far * scores.len() as f64).floor() as usize;
-    Some(if allowed >= scores.len() {
-        0.0
-    } else {
-        next_up(scores[allowed]).min(1.0)
-    })
+    Some(next_up(scores[n - k]).min(1.0))
 }
 
 impl Detector {
@@ -84,7 +89,8 @@ impl Detector {
             });
         };
         let scored = scores.len();
-        let quantile = far_threshold(scores, max_far).expect("at least `needed` scores");
+        let quantile =
+            far_threshold(scores, max_far).expect("`needed` scores suffice for the budget");
         let floor = if allow_below_half { 0.0 } else { FAR_FLOOR };
         let basis = ThresholdBasis::FalseAlarmBudget {
             max_far,
@@ -139,12 +145,20 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_lets_at_most_the_budget_alarm() {
+    fn the_threshold_is_the_conformal_rank() {
         let scores: Vec<f64> = (0..100).map(|i| i as f64 / 100.0).collect();
+        // k = ceil(101 · 0.95) = 96: just above the 96th smallest (0.95), so 0.96 … 0.99 alarm.
         let t = far_threshold(scores.clone(), 0.05).unwrap();
-        let alarms = scores.iter().filter(|&&s| s >= t).count();
-        assert_eq!(alarms, 5);
-        // Just above the sixth highest score (0.94), so 0.95 … 0.99 alarm.
-        assert!(t > 0.94 && t < 0.941, "{t}");
+        assert_eq!(scores.iter().filter(|&&s| s >= t).count(), 4);
+        assert!(t > 0.95 && t < 0.951, "{t}");
+        // k = ceil(101 · 0.99) = 100: above every score.
+        let t = far_threshold(scores.clone(), 0.01).unwrap();
+        assert!(t > 0.99 && t < 0.991, "{t}");
+        // Every budget resolvable by the rule `ceil(1/b)` scores has a conformal threshold.
+        for b in [0.5, 0.3, 0.1, 0.05, 0.03, 0.01, 0.001] {
+            let n = flows_needed_for_far(b);
+            assert!(far_threshold(vec![0.1; n], b).is_some(), "{b}");
+        }
+        assert_eq!(far_threshold(vec![0.1; 98], 0.01), None);
     }
 }

@@ -206,7 +206,8 @@ mod tests {
 /// likely benign than attack would alarm.
 pub const FAR_FLOOR: f64 = 0.5;
 
-/// Scored flows a false-alarm budget needs: `ceil(1/max_far)`, so that one alarm among them is within it.
+/// Scored flows a false-alarm budget needs: `ceil(1/max_far)`, the count at which one alarm among them is
+/// within the budget (the conformal threshold of `crate::calibration` exists from `1/max_far - 1` on).
 pub fn flows_needed_for_far(max_far: f64) -> usize {
     // The tolerance keeps budgets such as 0.05 (1/0.05 = 20.000000000000004 in floating point) at 20.
     (1.0 / max_far - 1e-9).ceil().max(1.0) as usize
