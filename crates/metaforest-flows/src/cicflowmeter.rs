@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{FlowsError, Result};
 use crate::lines::{Next, RecordReader, DEFAULT_MAX_RECORD_BYTES};
-use crate::row_reader::{MappedRow, RowReader};
+use crate::row_reader::{Kept, MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
 use crate::zeek::{open_maybe_gzip, TableBuilder};
@@ -193,6 +193,9 @@ pub struct CsvRowReader<R: BufRead> {
     origin: PathBuf,
     schema: Schema,
     header: Vec<String>,
+    /// The header as written (trimmed), for passing columns through.
+    input_names: Vec<String>,
+    kept: Kept,
     target: Vec<ColumnSpec>,
     plan: Vec<Source>,
     label_at: Option<usize>,
@@ -208,6 +211,19 @@ impl<R: BufRead> RowReader for CsvRowReader<R> {
 
     fn mapping(&self) -> Vec<(String, String)> {
         CsvRowReader::mapping(self)
+    }
+
+    fn input_columns(&self) -> Vec<String> {
+        self.input_names.clone()
+    }
+
+    fn keep(&mut self, names: &[String]) -> Result<()> {
+        self.kept = Kept::new(&self.origin, names, &self.input_names)?;
+        Ok(())
+    }
+
+    fn kept(&self) -> &[String] {
+        &self.kept.values
     }
 }
 
@@ -257,6 +273,19 @@ impl<R: BufRead> CsvRowReader<R> {
                 })
             }
         }
+        let input_names: Vec<String> = record
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let raw = String::from_utf8_lossy(raw);
+                let raw = if i == 0 {
+                    raw.trim_start_matches('\u{feff}')
+                } else {
+                    &raw
+                };
+                raw.trim().to_owned()
+            })
+            .collect();
         let header: Vec<String> = record
             .iter()
             .enumerate()
@@ -351,6 +380,8 @@ impl<R: BufRead> CsvRowReader<R> {
             origin,
             schema,
             header,
+            input_names,
+            kept: Kept::default(),
             target: target.to_vec(),
             plan,
             label_at,
@@ -398,7 +429,16 @@ impl<R: BufRead> CsvRowReader<R> {
         self.last_line = self.records.line();
         match next {
             Ok(Next::End) => None,
-            Ok(Next::Line) => Some(self.map_record(out)),
+            Ok(Next::Line) => {
+                let row = self.map_record(out);
+                if row.is_ok() && !self.kept.is_empty() {
+                    let record = &self.record;
+                    self.kept.fill(|i, _, v| {
+                        v.push_str(&String::from_utf8_lossy(record[i].trim_ascii()))
+                    });
+                }
+                Some(row)
+            }
             Ok(Next::TooLong) => Some(Err(FlowsError::RecordTooLong {
                 path: self.origin.clone(),
                 line: self.last_line,

@@ -126,6 +126,14 @@ pub enum FlowsError {
         role: &'static str,
     },
 
+    /// A column asked to be passed through (`--keep`) is not in the input; `available` lists its columns.
+    #[error("{}: no column `{column}` to keep; the input's columns are: {available}", path.display())]
+    UnknownKeptColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+
     /// A header column the schema does not know, when the schema's default kind is `error`.
     #[error("{}: line 1, column {column}: column `{name}` is not described by schema `{schema}`", path.display())]
     UnknownHeaderColumn {

@@ -24,8 +24,19 @@ use crate::error::{FlowsError, Result};
 use crate::gzip::starts_with_gzip;
 use crate::lines::{LineReader, Next, DEFAULT_MAX_RECORD_BYTES};
 pub use crate::row_reader::MappedRow;
-use crate::row_reader::RowReader;
+use crate::row_reader::{Kept, RowReader};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
+
+/// The fields that identify a connection, passed through by default (`--keep`): a SIEM joins on them.
+pub const FLOW_KEY: &[&str] = &[
+    "uid",
+    "ts",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+];
 
 /// The two encodings Zeek writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +172,9 @@ pub struct ConnLogReader<R> {
     plan: Vec<Source>,
     /// First data line, read while detecting the format.
     pending: Option<Vec<u8>>,
+    /// JSON lines: the first record's keys (nested objects one level deep as `a.b`).
+    json_keys: Vec<String>,
+    kept: Kept,
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FlowsError + '_ {
@@ -210,6 +224,55 @@ impl<R: BufRead> RowReader for ConnLogReader<R> {
     fn mapping(&self) -> Vec<(String, String)> {
         ConnLogReader::mapping(self)
     }
+
+    fn input_columns(&self) -> Vec<String> {
+        match self.format {
+            ZeekFormat::Tsv => self.fields.clone(),
+            ZeekFormat::Json => self.json_keys.clone(),
+        }
+    }
+
+    fn default_keep(&self) -> &'static [&'static str] {
+        FLOW_KEY
+    }
+
+    fn keep(&mut self, names: &[String]) -> Result<()> {
+        self.kept = Kept::new(&self.origin, names, &self.input_columns())?;
+        Ok(())
+    }
+
+    fn kept(&self) -> &[String] {
+        &self.kept.values
+    }
+}
+
+/// A JSON record's field: a flat key (`id.orig_p`) as Zeek writes it, or one level of nesting
+/// (`{"id": {"orig_p": …}}`).
+fn json_field<'m>(
+    map: &'m serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<&'m serde_json::Value> {
+    map.get(name).or_else(|| {
+        let (a, b) = name.split_once('.')?;
+        map.get(a)?.get(b)
+    })
+}
+
+/// A JSON record's keys, nested objects one level deep as `a.b`; empty when the line is not an object.
+fn json_keys(line: &[u8]) -> Vec<String> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(line) else {
+        return Vec::new();
+    };
+    let mut keys = Vec::new();
+    for (k, v) in &map {
+        match v {
+            serde_json::Value::Object(inner) => {
+                keys.extend(inner.keys().map(|b| format!("{k}.{b}")))
+            }
+            _ => keys.push(k.clone()),
+        }
+    }
+    keys
 }
 
 impl<R: BufRead> ConnLogReader<R> {
@@ -242,6 +305,8 @@ impl<R: BufRead> ConnLogReader<R> {
             target: target.to_vec(),
             plan: Vec::new(),
             pending: None,
+            json_keys: Vec::new(),
+            kept: Kept::default(),
         };
         loop {
             if !r.read_line()? {
@@ -271,6 +336,9 @@ impl<R: BufRead> ConnLogReader<R> {
             break;
         }
         r.plan = r.make_plan();
+        if let (ZeekFormat::Json, Some(first)) = (r.format, &r.pending) {
+            r.json_keys = json_keys(first);
+        }
         if r.format == ZeekFormat::Tsv && r.plan.iter().all(|s| matches!(s, Source::Missing)) {
             return Err(FlowsError::Incompatible(format!(
                 "{}: no field of this Zeek log maps onto the {} target features",
@@ -392,6 +460,9 @@ impl<R: BufRead> ConnLogReader<R> {
                     .enumerate()
                     .map(|(i, f)| (f.clone(), i))
                     .collect();
+                if !self.kept.is_empty() {
+                    self.kept.locate(&self.origin, &self.fields)?;
+                }
             }
             _ => {} // #set_separator, #path, #open, #types, #close: not needed
         }
@@ -463,7 +534,7 @@ impl<R: BufRead> ConnLogReader<R> {
         }
     }
 
-    fn tsv_row(&self, line: &str, out: &mut [f64]) -> Result<MappedRow> {
+    fn tsv_row(&mut self, line: &str, out: &mut [f64]) -> Result<MappedRow> {
         let mut values: Vec<&str> = Vec::with_capacity(self.fields.len());
         for f in line.split(self.separator) {
             if self.split_spaces && f.contains("   ") {
@@ -486,7 +557,11 @@ impl<R: BufRead> ConnLogReader<R> {
             let v = values[i].trim();
             Some((i + 1, self.raw_text(v)))
         };
-        self.fill(out, &get)
+        let row = self.fill(out, &get)?;
+        if !self.kept.is_empty() {
+            self.kept.fill(|i, _, v| v.push_str(values[i].trim()));
+        }
+        Ok(row)
     }
 
     fn raw_text<'a>(&self, v: &'a str) -> Raw<'a> {
@@ -497,7 +572,7 @@ impl<R: BufRead> ConnLogReader<R> {
         }
     }
 
-    fn json_row(&self, line: &str, out: &mut [f64]) -> Result<MappedRow> {
+    fn json_row(&mut self, line: &str, out: &mut [f64]) -> Result<MappedRow> {
         let value: serde_json::Value = serde_json::from_str(line).map_err(|e| FlowsError::Csv {
             path: self.origin.clone(),
             line: self.line,
@@ -511,11 +586,7 @@ impl<R: BufRead> ConnLogReader<R> {
             });
         };
         let get = |name: &str| -> Option<(usize, Raw<'_>)> {
-            // Flat keys ("id.orig_p") as Zeek writes them, or one level of nesting ({"id": {"orig_p": …}}).
-            let v = map.get(name).or_else(|| {
-                let (a, b) = name.split_once('.')?;
-                map.get(a)?.get(b)
-            })?;
+            let v = json_field(&map, name)?;
             Some((
                 0,
                 match v {
@@ -526,7 +597,18 @@ impl<R: BufRead> ConnLogReader<R> {
                 },
             ))
         };
-        self.fill(out, &get)
+        let row = self.fill(out, &get)?;
+        if !self.kept.is_empty() {
+            self.kept.fill(|_, name, v| {
+                use std::fmt::Write;
+                match json_field(&map, name) {
+                    Some(serde_json::Value::String(s)) => v.push_str(s),
+                    Some(serde_json::Value::Null) | None => {}
+                    Some(other) => write!(v, "{other}").expect("writing to a String"),
+                }
+            });
+        }
+        Ok(row)
     }
 
     fn fill<'a>(

@@ -107,9 +107,10 @@ impl Detector {
         };
     }
 
-    /// A new detector adapted from the same meta-model on another labelled support (no unlabelled flows).
+    /// A new detector adapted from the same meta-model on another labelled support, with this one's unlabelled
+    /// flows.
     pub(crate) fn adapt_fresh(&self, x: ArrayView2<f64>, y: &[u32]) -> Result<Self> {
-        Detector::adapt(Arc::clone(&self.adapter), x, y, None)
+        Detector::adapt(Arc::clone(&self.adapter), x, y, self.unlabelled.clone())
     }
 
     fn rebuild(&mut self) -> Result<()> {
@@ -158,8 +159,7 @@ impl Detector {
         self.threshold_basis
     }
 
-    /// Sets the operating point by hand (see [`Detector::calibrate_far_loo`] and
-    /// [`Detector::calibrate_far_in_sample`] for a false-alarm budget).
+    /// Sets the operating point by hand (see [`Detector::calibrate_far`] for a false-alarm budget).
     pub fn set_threshold(&mut self, threshold: f64) {
         self.set_threshold_with_basis(threshold, ThresholdBasis::Set);
     }
@@ -255,6 +255,11 @@ impl Detector {
             .iter()
             .map(|&p| (p >= self.threshold) as u8)
             .collect()
+    }
+
+    /// The sample of the domain's unlabelled flows it was adapted with, if any.
+    pub fn unlabelled(&self) -> Option<ArrayView2<'_, f64>> {
+        self.unlabelled.as_ref().map(|u| u.view())
     }
 
     /// Whether the detector reads unlabelled flows of its domain (reports label such results separately).
@@ -386,7 +391,7 @@ impl Detector {
         if !(0.0..=1.0).contains(&self.threshold) {
             return Err(format!("threshold {} is not in [0, 1]", self.threshold));
         }
-        Ok(())
+        validate::threshold_basis(self.threshold, &self.threshold_basis)
     }
 }
 

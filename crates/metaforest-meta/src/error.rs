@@ -69,6 +69,21 @@ pub enum MetaError {
         what: &'static str,
         reason: String,
     },
+    /// A false-alarm budget finer than the evidence can resolve: `needed` scored flows give steps of 1/`needed`.
+    #[error(
+        "a false-alarm budget of {max_far} needs at least {needed} benign support flows (scored leave-one-out) \
+         or {needed} unlabelled flows to be resolved; this detector has {benign} benign support flows and \
+         {unlabelled} unlabelled flows. Add labelled benign flows, give unlabelled traffic, ask for a budget of \
+         at least {coarsest}, or set the threshold by hand"
+    )]
+    FarBudgetUnresolvable {
+        max_far: f64,
+        needed: usize,
+        benign: usize,
+        unlabelled: usize,
+        /// The smallest budget the larger of the two samples resolves.
+        coarsest: String,
+    },
     #[error("dfdx network error: {0}")]
     Network(String),
 }

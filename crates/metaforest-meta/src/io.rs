@@ -9,7 +9,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use metaforest_forest::container::{write_atomic, Container, ContainerError};
+use metaforest_forest::container::{write_atomic, Container, ContainerError, HEADER_LEN};
 use serde::{Deserialize, Serialize};
 
 use crate::detector::Detector;
@@ -21,6 +21,9 @@ use crate::validate;
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
 /// Version 3: both carry their feature space; a detector also how its threshold was chosen.
 pub const FORMAT_VERSION: u32 = 3;
+/// Current format version of detector files. Version 4: a threshold's basis may be a false-alarm budget with
+/// its evidence ([`crate::ThresholdBasis::FalseAlarmBudget`]); version 3 files decode unchanged and are read.
+pub const DETECTOR_FORMAT_VERSION: u32 = 4;
 /// First bytes of a meta-model file.
 pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 /// First bytes of a detector file.
@@ -46,7 +49,8 @@ impl Kind {
     pub(crate) fn container(self) -> Container {
         match self {
             Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
-            Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION),
+            Kind::Detector => Container::new(DETECTOR_MAGIC, DETECTOR_FORMAT_VERSION)
+                .oldest_version(FORMAT_VERSION),
             Kind::PlainForest => Container::new(PLAIN_FOREST_MAGIC, PLAIN_FOREST_VERSION),
         }
     }
@@ -172,6 +176,14 @@ pub fn is_detector_file(path: impl AsRef<Path>) -> bool {
         && &head == DETECTOR_MAGIC
 }
 
+/// FNV-1a, 64 bits: stable across builds and platforms, which is all an identifier needs (it is no defence
+/// against a forged file).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// On disk the heads travel as dfdx safetensors bytes; everything else as it is.
 #[derive(Deserialize)]
 struct Stored<T> {
@@ -261,6 +273,14 @@ impl Detector {
             .container()
             .encode(self)
             .map_err(|e| file_error(Path::new("<detector>"), Kind::Detector, e))
+    }
+
+    /// A stable identifier for output a SIEM joins on: the 64-bit FNV-1a hash of the detector's file payload,
+    /// as 16 hex digits. It is the same for a detector and the file it was saved to or loaded from, and
+    /// changes with anything stored (forests, support, threshold).
+    pub fn id(&self) -> Result<String> {
+        let bytes = self.to_bytes()?;
+        Ok(format!("{:016x}", fnv1a64(&bytes[HEADER_LEN..])))
     }
 
     /// Saves the detector to `path` (see [`Detector::to_bytes`]).

@@ -202,6 +202,17 @@ mod tests {
     }
 }
 
+/// Lowest threshold a budget may set unless a lower one is asked for: below it a flow the detector rates more
+/// likely benign than attack would alarm.
+pub const FAR_FLOOR: f64 = 0.5;
+
+/// Scored flows a false-alarm budget needs: `ceil(1/max_far)`, the count at which one alarm among them is
+/// within the budget (the conformal threshold of `crate::calibration` exists from `1/max_far - 1` on).
+pub fn flows_needed_for_far(max_far: f64) -> usize {
+    // The tolerance keeps budgets such as 0.05 (1/0.05 = 20.000000000000004 in floating point) at 20.
+    (1.0 / max_far - 1e-9).ceil().max(1.0) as usize
+}
+
 /// How a detector's threshold was chosen (saved with it and printed by the CLI).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ThresholdBasis {
@@ -215,6 +226,26 @@ pub enum ThresholdBasis {
     FalseAlarmInSample { max_far: f64, floor: f64 },
     /// Calibrated to a false-alarm budget on leave-one-out scores of `held` benign support flows.
     FalseAlarmLeaveOneOut { max_far: f64, held: usize },
+    /// Calibrated to a false-alarm budget on `scored` out-of-sample scores from `evidence`: `quantile` is the
+    /// lowest threshold at which at most `max_far` of them alarm, and the threshold is `quantile.max(floor)`
+    /// (`floor` is ½ unless a lower threshold was asked for). Written from format version 4 on; the two
+    /// variants above are only read from older detector files.
+    FalseAlarmBudget {
+        max_far: f64,
+        evidence: FarEvidence,
+        scored: usize,
+        quantile: f64,
+        floor: f64,
+    },
+}
+
+/// What a false-alarm budget was estimated from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FarEvidence {
+    /// Benign support flows, each scored by a detector adapted without it.
+    LeaveOneOut,
+    /// The domain's unlabelled flows, assumed to be mostly benign.
+    Unlabelled,
 }
 
 impl std::fmt::Display for ThresholdBasis {
@@ -231,6 +262,31 @@ impl std::fmt::Display for ThresholdBasis {
                 f,
                 "false-alarm budget {max_far}, estimated leave-one-out on {held} benign support flows"
             ),
+            Self::FalseAlarmBudget {
+                max_far,
+                evidence,
+                scored,
+                quantile,
+                floor,
+            } => {
+                let on = match evidence {
+                    FarEvidence::LeaveOneOut => {
+                        format!("leave-one-out scores of {scored} benign support flows")
+                    }
+                    FarEvidence::Unlabelled => format!(
+                        "score quantiles of {scored} unlabelled flows (assumption: the unlabelled sample is \
+                         benign-dominated)"
+                    ),
+                };
+                write!(f, "false-alarm budget {max_far} on {on}")?;
+                if quantile < floor {
+                    write!(
+                        f,
+                        "; the budget allowed {quantile:.4}, raised to the floor {floor}"
+                    )?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::adapt::Adapter;
 use crate::descriptor::{Normalizer, FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
 use crate::init::LocalForestSettings;
 use crate::params::MetaParams;
+use crate::threshold::{flows_needed_for_far, ThresholdBasis, FAR_FLOOR};
 
 /// Most trees a local forest may have in a file (far above any setting in use; a forged count must not make
 /// adaptation allocate without bound).
@@ -92,6 +93,40 @@ pub(crate) fn adapter(a: &Adapter) -> Check {
     normalizer("feature", &a.feature_norm, FEATURE_WIDTH)?;
     if !(a.threshold_rule.intercept.is_finite() && a.threshold_rule.slope.is_finite()) {
         return Err("threshold rule is not finite".into());
+    }
+    Ok(())
+}
+
+/// A detector's threshold agrees with how it says it was chosen: a false-alarm budget in (0, 1), estimated on at
+/// least the flows it needs, with the threshold its quantile raised to its floor (½ or 0).
+pub(crate) fn threshold_basis(threshold: f64, basis: &ThresholdBasis) -> Check {
+    if let ThresholdBasis::FalseAlarmBudget {
+        max_far,
+        scored,
+        quantile,
+        floor,
+        ..
+    } = *basis
+    {
+        if !(max_far > 0.0 && max_far < 1.0) {
+            return Err(format!("false-alarm budget {max_far} is not in (0, 1)"));
+        }
+        if scored < flows_needed_for_far(max_far) {
+            return Err(format!(
+                "false-alarm budget {max_far} estimated on {scored} flows, fewer than it needs"
+            ));
+        }
+        if !(floor == 0.0 || floor == FAR_FLOOR) || !(0.0..=1.0).contains(&quantile) {
+            return Err(format!(
+                "false-alarm calibration with quantile {quantile} and floor {floor}"
+            ));
+        }
+        if threshold != quantile.max(floor) {
+            return Err(format!(
+                "threshold {threshold} is not the false-alarm calibration's {}",
+                quantile.max(floor)
+            ));
+        }
     }
     Ok(())
 }

@@ -34,10 +34,14 @@ pub struct AdaptArgs {
     /// Decision threshold on the attack probability.
     #[arg(long, conflicts_with = "max_far")]
     pub threshold: Option<f64>,
-    /// Choose the threshold for this false-alarm budget: from a .mf, on leave-one-out scores of the
-    /// benign support flows; from a .mfd, on in-sample scores (never below 0.5).
+    /// Choose the threshold for this false-alarm budget F: on leave-one-out scores of the benign support
+    /// flows when there are at least 1/F of them, else on the unlabelled flows' scores; otherwise refuse.
+    /// Never below 0.5 unless --allow-threshold-below-half.
     #[arg(long)]
     pub max_far: Option<f64>,
+    /// Let --max-far set a threshold below 0.5.
+    #[arg(long, requires = "max_far")]
+    pub allow_threshold_below_half: bool,
 }
 
 pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
@@ -48,8 +52,8 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         }
     }
     if let Some(f) = args.max_far {
-        if !(0.0..1.0).contains(&f) {
-            return Err(format!("--max-far {f} is not in [0, 1)").into());
+        if !(f > 0.0 && f < 1.0) {
+            return Err(format!("--max-far {f} is not in (0, 1)").into());
         }
     }
     let detector_given = is_detector_file(&args.model);
@@ -61,7 +65,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         )
         .into());
     }
-    let (mut detector, from_model) = if detector_given {
+    let mut detector = if detector_given {
         let mut det = Detector::load(&args.model)?;
         let (x, y) = read_labelled(&args.support, &args.input, det.feature_space())?;
         det.adapt_more(x.view(), &y)?;
@@ -69,7 +73,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
             "extended the detector's support with {} labelled flows",
             y.len()
         );
-        (det, false)
+        det
     } else {
         let m = MetaModel::load(&args.model)?;
         let (x, y) = read_labelled(&args.support, &args.input, m.feature_space())?;
@@ -85,15 +89,14 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
             }
             None => m.adapt(x.view(), &y)?,
         };
-        (det, true)
+        det
     };
     if let Some(t) = args.threshold {
         detector.set_threshold(t);
     } else if let Some(f) = args.max_far {
-        // Leave-one-out scores need adaptations from the meta-model, so only a fresh adaptation uses them.
-        if !(from_model && detector.calibrate_far_loo(f, 50)?) {
-            detector.calibrate_far_in_sample(f, 0.5);
-        }
+        detector
+            .calibrate_far(f, args.allow_threshold_below_half)
+            .map_err(|e| format!("--max-far: {e}"))?;
     }
     detector.save(&args.output)?;
 
@@ -124,7 +127,6 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
     for (n, w) in detector.forest_names().iter().zip(detector.task_weights()) {
         println!("    {n:<28} {w:.3}");
     }
-    let names = detector.feature_space().names();
     let rules = detector_rules(
         &detector,
         &RuleParams {
@@ -140,7 +142,7 @@ pub fn run(_ctx: &Context, args: AdaptArgs) -> CmdResult {
         for r in rules {
             println!(
                 "    {}   [precision {:.2}, coverage {:.2}]",
-                r.display(&names),
+                r.describe(detector.feature_space()),
                 r.precision,
                 r.coverage
             );

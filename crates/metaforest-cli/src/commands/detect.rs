@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use clap::{Args, ValueEnum};
 use metaforest_eval::metrics::Confusion;
-use metaforest_flows::MappedRow;
+use metaforest_flows::{MappedRow, RowReader};
 use metaforest_meta::Detector;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -38,12 +38,20 @@ pub struct DetectArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub output: OutputFormat,
+    /// Input columns to pass through to the output, comma-separated, as raw text (`none`: none). Default for
+    /// Zeek logs: uid,ts,id.orig_h,id.orig_p,id.resp_h,id.resp_p,proto (those present); otherwise none.
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    pub keep: Option<Vec<String>>,
     /// Alarm threshold on the attack probability (default: the detector's).
     #[arg(long, conflicts_with = "max_far")]
     pub threshold: Option<f64>,
-    /// Threshold calibrated on the support for this false-alarm budget (never below 0.5).
+    /// Threshold for this false-alarm budget, calibrated as `adapt --max-far` does (refused when the
+    /// detector's flows cannot resolve it; never below 0.5 unless --allow-threshold-below-half).
     #[arg(long)]
     pub max_far: Option<f64>,
+    /// Let --max-far set a threshold below 0.5.
+    #[arg(long, requires = "max_far")]
+    pub allow_threshold_below_half: bool,
     /// Add the N features that drove each decision (slower: one explanation per row).
     #[arg(long, value_name = "N")]
     pub reasons: Option<usize>,
@@ -134,6 +142,62 @@ fn score_parallel(
     Ok(out)
 }
 
+/// Fields every output row may carry; a kept input column must not take one of their names.
+const OUTPUT_FIELDS: &[&str] = &[
+    "line",
+    "score",
+    "verdict",
+    "threshold",
+    "detector",
+    "label",
+    "class",
+    "reasons",
+];
+
+/// The input columns to pass through: `--keep` as given (`none`: none), else the reader's defaults that the
+/// input has (a note names those it lacks).
+fn kept_columns(
+    src: &mut (dyn RowReader + Send),
+    asked: Option<&[String]>,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let keep: Vec<String> = match asked {
+        Some([none]) if none == "none" => Vec::new(),
+        Some(cols) => cols.iter().map(|c| c.trim().to_owned()).collect(),
+        None => {
+            let have = src.input_columns();
+            let (present, absent): (Vec<&str>, Vec<&str>) = src
+                .default_keep()
+                .iter()
+                .partition(|c| have.iter().any(|h| h == *c));
+            if !absent.is_empty() {
+                eprintln!(
+                    "note: the input has no {} column to pass through",
+                    absent.join(", ")
+                );
+            }
+            present.into_iter().map(String::from).collect()
+        }
+    };
+    if let Some(c) = keep.iter().find(|c| OUTPUT_FIELDS.contains(&c.as_str())) {
+        return Err(format!(
+            "--keep {c}: the output already has a `{c}` field (reserved: {})",
+            OUTPUT_FIELDS.join(", ")
+        )
+        .into());
+    }
+    src.keep(&keep)?;
+    Ok(keep)
+}
+
+/// A CSV field, quoted when it holds a separator, a quote or a line break.
+fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
+    if v.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", v.replace('"', "\"\"")).into()
+    } else {
+        v.into()
+    }
+}
+
 struct Stats {
     read: u64,
     malformed: u64,
@@ -148,7 +212,13 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let det = &Detector::load(&args.detector)?;
     let threshold = match (args.threshold, args.max_far) {
         (Some(t), _) => t,
-        (None, Some(f)) => det.far_threshold(f, 0.5),
+        (None, Some(f)) => {
+            let (t, basis) = det
+                .far_calibration(f, args.allow_threshold_below_half)
+                .map_err(|e| format!("--max-far: {e}"))?;
+            eprintln!("threshold {t:.4} ({basis})");
+            t
+        }
         (None, None) => det.threshold(),
     };
     if !(0.0..=1.0).contains(&threshold) {
@@ -157,11 +227,20 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let names = det.feature_space().names();
     let nf = names.len();
     let mut src = open_rows(args.input.as_deref(), &args.format, det.feature_space())?;
+    let keep = kept_columns(src.as_mut(), args.keep.as_deref())?;
+    let nk = keep.len();
+    // Only JSON lines carry the id; hashing the detector is skipped otherwise.
+    let detector_id = match args.output {
+        OutputFormat::Jsonl => det.id()?,
+        OutputFormat::Csv => String::new(),
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let batch = args.batch.max(1);
     let mut buf: Vec<f64> = Vec::with_capacity(batch * nf);
     let mut metas: Vec<MappedRow> = Vec::with_capacity(batch);
+    // Kept columns' text, `nk` per row of the batch (buffers reused across batches).
+    let mut kept: Vec<String> = vec![String::new(); batch * nk];
     let mut row = vec![0.0; nf];
     let mut stats = Stats {
         read: 0,
@@ -183,6 +262,10 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
             Some(Ok(meta)) => {
                 stats.read += 1;
                 line_reached = meta.line;
+                let at = metas.len() * nk;
+                for (slot, v) in kept[at..at + nk].iter_mut().zip(src.kept()) {
+                    slot.clone_from(v);
+                }
                 buf.extend_from_slice(&row);
                 metas.push(meta);
             }
@@ -216,7 +299,12 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
             let labelled = *has_label.get_or_insert(metas[0].label.is_some());
             if !header_written {
                 if args.output == OutputFormat::Csv {
-                    let mut h = String::from("line,score,verdict");
+                    let mut h = String::from("line");
+                    for k in &keep {
+                        h.push(',');
+                        h.push_str(&csv_field(k));
+                    }
+                    h.push_str(",score,verdict");
                     if labelled {
                         h.push_str(",label");
                     }
@@ -258,7 +346,11 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                 let verdict = if attack { "attack" } else { "benign" };
                 match args.output {
                     OutputFormat::Csv => {
-                        write!(out, "{},{score:.6},{verdict}", meta.line)?;
+                        write!(out, "{}", meta.line)?;
+                        for v in &kept[i * nk..(i + 1) * nk] {
+                            write!(out, ",{}", csv_field(v))?;
+                        }
+                        write!(out, ",{score:.6},{verdict}")?;
                         if labelled {
                             match meta.label {
                                 Some(l) => write!(out, ",{l}")?,
@@ -275,7 +367,12 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                             "line": meta.line,
                             "score": score,
                             "verdict": verdict,
+                            "threshold": threshold,
+                            "detector": detector_id,
                         });
+                        for (k, value) in keep.iter().zip(&kept[i * nk..(i + 1) * nk]) {
+                            v[k] = value.as_str().into();
+                        }
                         if let Some(l) = meta.label {
                             v["label"] = l.into();
                         }

@@ -126,7 +126,7 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
             "top_features": ex.top_features.iter().map(|(j, s)| serde_json::json!({
                 "feature": names[*j], "value": row[*j], "share_of_splits": s,
             })).collect::<Vec<_>>(),
-            "rules": rules.iter().map(|r| r.display(&names)).collect::<Vec<_>>(),
+            "rules": rules.iter().map(|r| r.describe(detector.feature_space())).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -156,7 +156,11 @@ pub fn run(_ctx: &Context, args: ExplainArgs) -> CmdResult {
     if !rules.is_empty() {
         println!("rules that fire on this flow:");
         for r in &rules {
-            println!("  {}  [precision {:.2}]", r.display(&names), r.precision);
+            println!(
+                "  {}  [precision {:.2}]",
+                r.describe(detector.feature_space()),
+                r.precision
+            );
         }
     }
     Ok(())
