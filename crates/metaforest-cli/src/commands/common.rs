@@ -29,12 +29,14 @@ pub enum Format {
     UnswNb15,
     /// NSL-KDD CSV (with header).
     NslKdd,
+    /// Parquet with NF-v2 column names (or the columns of --schema); a file, not standard input.
+    Parquet,
 }
 
 /// How to read a flow file.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Input format (ignored with --schema).
+    /// Input format (with --schema: CSV unless this is parquet).
     #[arg(long, value_enum, default_value = "nf-v2")]
     pub format: Format,
     /// A TOML schema describing a CSV export (see data/schemas/).
@@ -52,14 +54,8 @@ pub fn open_rows(
     input: &InputArgs,
     space: &[ColumnSpec],
 ) -> Result<Box<dyn RowReader + Send>, FlowsError> {
-    let (reader, origin): (Box<dyn BufRead + Send>, PathBuf) = match path {
-        Some(p) if p != Path::new("-") => (open_maybe_gzip(p)?, p.to_path_buf()),
-        _ => (
-            wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
-            "<stdin>".into(),
-        ),
-    };
     let format = match &input.schema {
+        Some(s) if input.format == Format::Parquet => RowFormat::Parquet(Schema::from_path(s)?),
         Some(s) => RowFormat::Schema(Schema::from_path(s)?),
         None => RowFormat::from_name(
             input
@@ -68,6 +64,14 @@ pub fn open_rows(
                 .expect("every format has a name")
                 .get_name(),
         )?,
+    };
+    let (reader, origin): (Box<dyn BufRead + Send>, PathBuf) = match path {
+        Some(p) if matches!(format, RowFormat::Parquet(_)) => return format.open(p, space),
+        Some(p) if p != Path::new("-") => (open_maybe_gzip(p)?, p.to_path_buf()),
+        _ => (
+            wrap_maybe_gzip(std::io::stdin(), Path::new("<stdin>"))?,
+            "<stdin>".into(),
+        ),
     };
     format.reader_with_max_record_bytes(reader, origin, space, input.max_record_bytes)
 }
