@@ -252,6 +252,9 @@ impl PyMetaModel {
     }
 }
 
+/// `(lines, attack probabilities)` of a scored file.
+type LinesAndScores<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>);
+
 /// A detector adapted to one domain (`metaforest adapt` writes the same files).
 #[pyclass(module = "metaforest._native", name = "Detector")]
 pub struct PyDetector {
@@ -376,7 +379,7 @@ impl PyDetector {
         path: PathBuf,
         format: &str,
         schema: Option<PathBuf>,
-    ) -> PyResult<(Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<f64>>)> {
+    ) -> PyResult<LinesAndScores<'py>> {
         let format = row_format(format, schema.as_deref())?;
         let detector = &self.inner;
         let (lines, scores) = py

@@ -14,7 +14,9 @@ ray = pytest.importorskip("ray")
 
 @pytest.fixture(scope="module")
 def local_cluster():
+    # ANCHOR: init
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # ANCHOR_END: init
     yield
     ray.shutdown()
 
@@ -45,7 +47,9 @@ def test_seed_derivation_matches_the_library():
 
 def test_ray_forests_are_byte_identical_to_single_process(local_cluster):
     local = train_task_learners_local(domains(), n_trees=20, seed=9)
-    on_ray = train_task_learners(domains(), n_trees=20, seed=9, as_bytes=True)
+    # ANCHOR: train
+    on_ray = train_task_learners(domains(), n_trees=20, seed=9, as_bytes=True)  # [(name, bytes)]
+    # ANCHOR_END: train
     assert [name for name, _ in on_ray] == ["net-a", "net-b", "net-c"]
     for (name, forest), (ray_name, blob) in zip(local, on_ray):
         assert name == ray_name
@@ -78,7 +82,9 @@ def test_score_parquet_on_ray_equals_single_process(local_cluster, tmp_path):
         path = tmp_path / f"shard-{i}.parquet"
         pq.write_table(shard, path, row_group_size=64)
         paths.append(path)
-    on_ray = score_parquet(detector, paths)
+    # ANCHOR: score
+    on_ray = score_parquet(detector, paths)  # [(lines, scores)], one pair per shard
+    # ANCHOR_END: score
     assert len(on_ray) == 3
     for path, (lines, scores) in zip(paths, on_ray):
         local_lines, local_scores = detector.score_file(path)

@@ -27,8 +27,12 @@ def domain(rng, shift, n=300):
 @pytest.fixture(scope="module")
 def model():
     rng = np.random.default_rng(3)
+    # ANCHOR: fit
+    # Known networks: {name: (flows as a DataFrame, 0 benign / 1 attack)}.
     known = {f"net-{i}": domain(rng, shift) for i, shift in enumerate([1.0, 1.5, 2.0])}
-    return MetaModel.fit(known, **QUICK)
+    model = MetaModel.fit(known, **QUICK)
+    # ANCHOR_END: fit
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +50,18 @@ def test_fit_adapt_predict_explain_rules(model, new_domain):
     x, y = new_domain
     assert model.known_domains == ["net-0", "net-1", "net-2"]
     assert model.feature_names == NAMES
-    detector = model.adapt(*support_of(x, y))
+    # ANCHOR: adapt
+    support_x, support_y = support_of(x, y)  # 10 benign and 10 attack flows of the new network
+    detector = model.adapt(support_x, support_y)
+    scores = detector.predict_proba(x)  # attack probability of every flow
+    alerts = detector.predict(x)  # 1 where the score reaches detector.threshold
+    why = detector.explain(x.iloc[0])  # {score, attack, forests: [...], top_features: [...]}
+    rules = detector.rules(top=5)  # [{rule: "IF ... THEN attack", precision, coverage, ...}]
+    # ANCHOR_END: adapt
     assert detector.forest_names == ["net-0", "net-1", "net-2", "local"]
     assert detector.n_support == 20
-    p = detector.predict_proba(x)
+    p = scores
+    assert np.array_equal(alerts, detector.predict(x)) and why["score"] == pytest.approx(p[0])
     assert p.shape == (len(x),) and ((0 <= p) & (p <= 1)).all()
     assert ((p >= detector.threshold) == detector.predict(x).astype(bool)).all()
     # Separable classes: the detector ranks attacks above benign flows far better than chance.
@@ -60,7 +72,6 @@ def test_fit_adapt_predict_explain_rules(model, new_domain):
     assert e["score"] == pytest.approx(p[0])
     assert abs(sum(f["weight"] for f in e["forests"]) - 1) < 1e-9
     assert all(name in NAMES for name, _ in e["top_features"])
-    rules = detector.rules(top=5)
     assert 0 < len(rules) <= 5
     assert all(r["verdict"] == "attack" and r["rule"].startswith("IF ") for r in rules)
     assert sum(detector.task_weights().values()) == pytest.approx(1)
@@ -145,7 +156,9 @@ def test_round_trip_with_files_the_cli_writes(tmp_path):
     run("train", "--synthetic", "--domains", "net-0,net-1", "--episodes", 12, "--trees", 6,
         "--max-rows", 1500, "--max-epochs", 2, "--local-trees", 8, "--seed", 3, "--no-progress",
         "-o", cli_model)
-    model = MetaModel.load(cli_model)
+    # ANCHOR: cli
+    model = MetaModel.load(cli_model)  # written by `metaforest train`
+    # ANCHOR_END: cli
     assert model.known_domains == ["synthetic-net-0", "synthetic-net-1"]
     names = model.feature_names
 
@@ -162,7 +175,10 @@ def test_round_trip_with_files_the_cli_writes(tmp_path):
 
     cli_detector = tmp_path / "cli.mfd"
     run("adapt", cli_model, "--support", support, "-o", cli_detector)
+    # ANCHOR: cli-adapt
     detector = model.adapt(x, y)
+    detector.save(tmp_path / "py.mfd")  # `metaforest detect py.mfd flows.csv` reads it
+    # ANCHOR_END: cli-adapt
     # Same model, same support: Python's detector is the CLI's, byte for byte.
     assert detector.to_bytes() == cli_detector.read_bytes()
     from_cli = Detector.load(cli_detector)
@@ -176,7 +192,6 @@ def test_round_trip_with_files_the_cli_writes(tmp_path):
     run("adapt", py_model, "--support", support, "-o", tmp_path / "from-py.mfd")
     assert (tmp_path / "from-py.mfd").read_bytes() == cli_detector.read_bytes()
     py_detector = tmp_path / "py.mfd"
-    detector.save(py_detector)
     scored = run("detect", py_detector, support, "--output", "csv")
     assert len(scored.strip().splitlines()) == len(x) + 1
     # Parquet in: the same rows score the same, line for line.
@@ -185,6 +200,8 @@ def test_round_trip_with_files_the_cli_writes(tmp_path):
     parquet = tmp_path / "support.parquet"
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), parquet, row_group_size=8)
     assert run("detect", py_detector, parquet, "--format", "parquet", "--output", "csv") == scored
-    lines, scores = detector.score_file(parquet)
+    # ANCHOR: score-file
+    lines, scores = detector.score_file(parquet)  # NF-v2 column names; schema=... for others
+    # ANCHOR_END: score-file
     assert lines.tolist() == list(range(2, len(x) + 2))
     assert np.array_equal(scores, detector.predict_proba(x))
