@@ -20,6 +20,12 @@ rm -rf "$wheels"
 (cd "$here" && "$venv/bin/maturin" build --release --out "$wheels" --quiet)
 "$venv/bin/python" -m pip install --quiet --force-reinstall --no-deps "$wheels"/metaforest-*.whl
 
+# The CLI binary, for the tests that exchange files with it (cargo's no-op when it is up to date).
+if [ -z "${METAFOREST_BIN:-}" ]; then
+    (cd "$here/.." && cargo build --release --quiet -p metaforest-cli)
+    export METAFOREST_BIN="$CARGO_TARGET_DIR/release/metaforest"
+fi
+
 # Run from the tests folder so `import metaforest` finds the installed wheel, not the sources.
 cd "$here/tests"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@" .

@@ -1,4 +1,5 @@
-"""Per-domain training on Ray: one Ray task per known domain.
+"""Metaforest on Ray: per-domain training, one Ray task per known domain, and scoring of Parquet shards,
+one Ray task per shard.
 
 Every task trains its domain's forest in Rust (the GIL released) and sends it back as the library's
 bytes, so the driver receives exactly the file the Rust library would have written. A domain's seed
@@ -6,9 +7,12 @@ depends only on the base seed and the domain's index, never on the worker or the
 forests are byte-identical to the ones :func:`train_task_learners_local` trains in one process.
 """
 
+import os
+
 import numpy as np
 
 from metaforest._native import Forest, derive_seed
+from metaforest.meta import Detector
 from metaforest._native import train_task_learners as _library_train_task_learners
 
 
@@ -77,3 +81,22 @@ def train_task_learners(domains, n_trees=60, seed=0, *, num_cpus_per_task=1, as_
     if as_bytes:
         return list(zip(names, blobs))
     return [(name, Forest.from_bytes(blob)) for name, blob in zip(names, blobs)]
+
+
+def score_parquet(detector, paths, *, schema=None, num_cpus_per_task=1):
+    """Scores Parquet shards with one Ray task each: ``[(lines, attack probabilities)]``, one pair per
+    path, in path order, equal to ``detector.score_file(path)`` in one process.
+
+    The detector travels as its bytes (the library's file format), put in Ray's object store once.
+    ``schema``: a TOML schema file for the shards' columns (default: NF-v2 names). Ray must be
+    initialised already (``ray.init(...)``), or Ray starts a local cluster itself.
+    """
+    import ray
+
+    @ray.remote(num_cpus=num_cpus_per_task)
+    def score_shard(blob, path, schema):
+        return Detector.from_bytes(blob).score_file(path, "parquet", schema)
+
+    blob = ray.put(detector.to_bytes())
+    schema = None if schema is None else os.fspath(schema)
+    return ray.get([score_shard.remote(blob, os.fspath(p), schema) for p in paths])

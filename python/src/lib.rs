@@ -1,6 +1,8 @@
 //! `metaforest._native`: the Rust side of the Python package. The Python modules in `metaforest/`
 //! wrap it in scikit-learn and pandas idioms; this file only moves arrays and bytes across.
 
+mod meta;
+
 use std::path::{Path, PathBuf};
 
 use linfa::ParamGuard;
@@ -336,6 +338,8 @@ fn train_task_learners<'py>(
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyForest>()?;
+    m.add_class::<meta::PyMetaModel>()?;
+    m.add_class::<meta::PyDetector>()?;
     m.add_function(wrap_pyfunction!(read_flows, m)?)?;
     m.add_function(wrap_pyfunction!(derive_seed, m)?)?;
     m.add_function(wrap_pyfunction!(train_task_learners, m)?)?;

@@ -91,8 +91,10 @@ def test_dataframes_and_arrow_tables(blobs):
 
 def test_pipeline_and_cross_validation(blobs):
     x, y = blobs
+    # ANCHOR: pipeline
     pipe = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=20, random_state=0))
     scores = cross_val_score(pipe, x, y, cv=3)
+    # ANCHOR_END: pipeline
     assert scores.shape == (3,)
     assert scores.mean() > 0.7
 

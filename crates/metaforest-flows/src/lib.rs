@@ -16,9 +16,12 @@ pub mod domains;
 pub mod episode;
 mod error;
 mod gzip;
+mod header;
 mod lines;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+#[cfg(feature = "parquet")]
+mod parquet_rows;
 mod reader;
 pub mod rng;
 mod row_format;

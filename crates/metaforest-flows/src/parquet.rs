@@ -18,9 +18,12 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{FlowsError, Result};
+use crate::header::{Action, HeaderPlan};
 use crate::reader::{NonFinitePolicy, ReadOptions, UNLABELLED_CLASS};
-use crate::schema::{ColumnRole, Encoders, Schema};
-use crate::table::{ColumnKind, ColumnSpec, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE};
+use crate::schema::{Encoders, Schema};
+use crate::table::{ColumnKind, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE};
+
+pub use crate::parquet_rows::ParquetRowReader;
 
 /// Rows per Arrow batch; a row group larger than this arrives in several batches.
 const BATCH_ROWS: usize = 64 * 1024;
@@ -34,26 +37,9 @@ pub fn read_parquet(
     options: &ReadOptions,
 ) -> Result<FlowTable> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            FlowsError::FileNotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            FlowsError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(path, e))?;
-    let names: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().trim().to_owned())
-        .collect();
-    let plan = Plan::new(path, schema, &names, options)?;
+    let builder = open(path)?;
+    let names = column_names(&builder);
+    let plan = HeaderPlan::new(path, schema, &names, options.allow_unlabelled)?;
     // Only the columns the schema reads are decoded.
     let read: Vec<usize> = (0..names.len())
         .filter(|&i| !matches!(plan.actions[i], Action::Skip))
@@ -77,109 +63,37 @@ pub fn read_parquet(
     state.finish(path, options, encoders)
 }
 
-fn invalid(path: &Path, e: impl std::fmt::Display) -> FlowsError {
+/// Opens a Parquet file and reads its footer.
+pub(crate) fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+    let file = File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            FlowsError::FileNotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            FlowsError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(path, e))
+}
+
+/// The file's column names, trimmed (matched as CSV header names are).
+pub(crate) fn column_names(builder: &ParquetRecordBatchReaderBuilder<File>) -> Vec<String> {
+    builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().trim().to_owned())
+        .collect()
+}
+
+pub(crate) fn invalid(path: &Path, e: impl std::fmt::Display) -> FlowsError {
     FlowsError::Io {
         path: path.to_owned(),
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("parquet: {e}")),
-    }
-}
-
-/// What to do with one Parquet column.
-#[derive(Clone, Copy)]
-enum Action {
-    Skip,
-    Numeric(usize),
-    Categorical(usize),
-    Label,
-    Class,
-}
-
-/// The header decisions: one action per file column, the feature columns, the target columns.
-struct Plan {
-    actions: Vec<Action>,
-    header: Vec<String>,
-    columns: Vec<ColumnSpec>,
-    has_label: bool,
-    has_class: bool,
-}
-
-impl Plan {
-    fn new(path: &Path, schema: &Schema, names: &[String], options: &ReadOptions) -> Result<Self> {
-        let mut plan = Plan {
-            actions: Vec::with_capacity(names.len()),
-            header: Vec::with_capacity(names.len()),
-            columns: Vec::new(),
-            has_label: false,
-            has_class: false,
-        };
-        let mut seen = std::collections::HashSet::new();
-        for (i, raw) in names.iter().enumerate() {
-            let mut name = schema.canonical_name(raw).to_owned();
-            let role = schema
-                .role_of(&name)
-                .ok_or_else(|| FlowsError::UnknownHeaderColumn {
-                    path: path.to_owned(),
-                    column: i + 1,
-                    name: name.clone(),
-                    schema: schema.name.clone(),
-                })?;
-            if !seen.insert(name.clone()) {
-                if matches!(role, ColumnRole::Label | ColumnRole::AttackClass) {
-                    return Err(FlowsError::DuplicateColumn {
-                        path: path.to_owned(),
-                        column: i + 1,
-                        name,
-                    });
-                }
-                // A repeated feature name is kept as "….1", as the CSV reader does.
-                let mut k = 1;
-                while !seen.insert(format!("{name}.{k}")) {
-                    k += 1;
-                }
-                name = format!("{name}.{k}");
-            }
-            let action = match role {
-                ColumnRole::Ignore => Action::Skip,
-                ColumnRole::Numeric => {
-                    plan.columns.push(ColumnSpec::numeric(name.clone()));
-                    Action::Numeric(plan.columns.len() - 1)
-                }
-                ColumnRole::Categorical => {
-                    plan.columns.push(ColumnSpec {
-                        name: name.clone(),
-                        kind: ColumnKind::Categorical(Default::default()),
-                    });
-                    Action::Categorical(plan.columns.len() - 1)
-                }
-                ColumnRole::Label => {
-                    plan.has_label = true;
-                    Action::Label
-                }
-                ColumnRole::AttackClass => {
-                    plan.has_class = true;
-                    Action::Class
-                }
-            };
-            plan.actions.push(action);
-            plan.header.push(name);
-        }
-        for (name, role) in &schema.columns {
-            let (needed, role) = match role {
-                ColumnRole::Ignore => (false, ""),
-                ColumnRole::Label => (!options.allow_unlabelled, "label"),
-                ColumnRole::AttackClass => (!options.allow_unlabelled, "attack-class"),
-                ColumnRole::Numeric => (true, "numeric"),
-                ColumnRole::Categorical => (true, "categorical"),
-            };
-            if needed && !schema.drop.contains(name) && !plan.header.contains(name) {
-                return Err(FlowsError::MissingColumn {
-                    path: path.to_owned(),
-                    column: name.clone(),
-                    role,
-                });
-            }
-        }
-        Ok(plan)
     }
 }
 
@@ -187,7 +101,7 @@ impl Plan {
 struct State<'a> {
     path: &'a Path,
     schema: &'a Schema,
-    plan: Plan,
+    plan: HeaderPlan,
     data: Vec<Vec<f64>>,
     label: Vec<u8>,
     class: Vec<u16>,
@@ -200,7 +114,7 @@ impl<'a> State<'a> {
     fn new(
         path: &'a Path,
         schema: &'a Schema,
-        plan: Plan,
+        plan: HeaderPlan,
         encoders: &Encoders,
         policy: NonFinitePolicy,
     ) -> Self {
@@ -432,13 +346,13 @@ impl<'a> State<'a> {
     }
 }
 
-fn is_text(t: &DataType) -> bool {
+pub(crate) fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
         || matches!(t, DataType::Dictionary(_, v) if is_text(v))
 }
 
 /// The trimmed text of row `r`; a null is the empty string, as an empty CSV field.
-fn text_at(text: &StringArray, r: usize) -> &str {
+pub(crate) fn text_at(text: &StringArray, r: usize) -> &str {
     if text.is_null(r) {
         ""
     } else {

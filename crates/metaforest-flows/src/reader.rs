@@ -4,7 +4,6 @@
 //! buffers; the file is never held as a string. Gzip is detected by its magic bytes (`1f 8b`), not by
 //! the file name, and concatenated gzip members are read through.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -13,9 +12,10 @@ use ndarray::{Array2, ShapeBuilder};
 
 use crate::error::{FlowsError, Result};
 use crate::gzip::starts_with_gzip;
+use crate::header::{Action, HeaderPlan};
 use crate::lines::{Next, RecordReader, DEFAULT_MAX_RECORD_BYTES};
-use crate::schema::{ColumnRole, Encoders, Schema};
-use crate::table::{ColumnKind, ColumnSpec, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE};
+use crate::schema::{Encoders, Schema};
+use crate::table::{ColumnKind, FlowTable, ATTACK, BENIGN, UNKNOWN_CODE};
 
 /// What to do with NaN and ±infinity in numeric columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -190,16 +190,6 @@ fn read_error(path: &Path, gzip: bool, last_line: u64, source: std::io::Error) -
     }
 }
 
-/// What to do with one CSV field.
-#[derive(Clone, Copy)]
-enum Action {
-    Skip,
-    Numeric(usize),
-    Categorical(usize),
-    Label,
-    Class,
-}
-
 struct Parser<'a> {
     path: &'a Path,
     schema: &'a Schema,
@@ -270,96 +260,26 @@ impl<'a> Parser<'a> {
         }
 
         // ---- header → one action per field
-        let mut actions = Vec::with_capacity(rec.len());
-        let mut columns: Vec<ColumnSpec> = Vec::new();
-        let mut label_at = None;
-        let mut class_at = None;
-        let mut seen = HashSet::new();
-        // Next suffix to try per repeated name: every smaller one is taken, so de-duplication stays
-        // linear however many times a name repeats.
-        let mut next_suffix: HashMap<String, usize> = HashMap::new();
-        for (i, raw) in rec.iter().enumerate() {
-            let raw = String::from_utf8_lossy(raw);
-            let raw = if i == 0 {
-                raw.trim_start_matches('\u{feff}').to_owned()
-            } else {
-                raw.into_owned()
-            };
-            let mut name = schema.canonical_name(&raw).to_owned();
-            let role = schema
-                .role_of(&name)
-                .ok_or_else(|| FlowsError::UnknownHeaderColumn {
-                    path: self.path(),
-                    column: i + 1,
-                    name: name.clone(),
-                    schema: schema.name.clone(),
-                })?;
-            if !seen.insert(name.clone()) {
-                match role {
-                    ColumnRole::Label | ColumnRole::AttackClass => {
-                        return Err(FlowsError::DuplicateColumn {
-                            path: self.path(),
-                            column: i + 1,
-                            name,
-                        })
-                    }
-                    // CIC-IDS2017 repeats "Fwd Header Length": keep both, the second as "….1".
-                    ColumnRole::Numeric | ColumnRole::Categorical => {
-                        let k = next_suffix.entry(name.clone()).or_insert(1);
-                        while !seen.insert(format!("{name}.{k}")) {
-                            *k += 1;
-                        }
-                        name = format!("{name}.{k}");
-                        *k += 1;
-                    }
-                    ColumnRole::Ignore => {}
+        let names: Vec<String> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let raw = String::from_utf8_lossy(raw);
+                if i == 0 {
+                    raw.trim_start_matches('\u{feff}').to_owned()
+                } else {
+                    raw.into_owned()
                 }
-            }
-            let action = match role {
-                ColumnRole::Ignore => Action::Skip,
-                ColumnRole::Numeric => {
-                    columns.push(ColumnSpec::numeric(name.clone()));
-                    Action::Numeric(columns.len() - 1)
-                }
-                ColumnRole::Categorical => {
-                    columns.push(ColumnSpec {
-                        name: name.clone(),
-                        kind: ColumnKind::Categorical(Default::default()),
-                    });
-                    Action::Categorical(columns.len() - 1)
-                }
-                ColumnRole::Label => {
-                    label_at = Some(i);
-                    Action::Label
-                }
-                ColumnRole::AttackClass => {
-                    class_at = Some(i);
-                    Action::Class
-                }
-            };
-            actions.push(action);
-            self.header.push(name);
-        }
-        // Every column the schema names as a feature or target must be present.
-        for (name, role) in &schema.columns {
-            let needed = match role {
-                ColumnRole::Ignore => false,
-                ColumnRole::Label | ColumnRole::AttackClass => !self.options.allow_unlabelled,
-                ColumnRole::Numeric | ColumnRole::Categorical => true,
-            };
-            if needed && !schema.drop.contains(name) && !self.header.contains(name) {
-                return Err(FlowsError::MissingColumn {
-                    path: self.path(),
-                    column: name.clone(),
-                    role: match role {
-                        ColumnRole::Label => "label",
-                        ColumnRole::AttackClass => "attack-class",
-                        ColumnRole::Numeric => "numeric",
-                        _ => "categorical",
-                    },
-                });
-            }
-        }
+            })
+            .collect();
+        let HeaderPlan {
+            actions,
+            header,
+            mut columns,
+            label_at,
+            class_at,
+        } = HeaderPlan::new(self.path, schema, &names, self.options.allow_unlabelled)?;
+        self.header = header;
         let n_fields = actions.len();
         let n_features = columns.len();
         let frozen = encoders.is_frozen();

@@ -20,21 +20,34 @@ pub enum RowFormat {
     CicFlowMeter,
     /// Zeek `conn.log`, TSV or JSON lines.
     Zeek,
+    /// A Parquet file whose column names a schema describes as it would a CSV header (cargo feature
+    /// `parquet`); read from a file only, not from a stream.
+    #[cfg(feature = "parquet")]
+    Parquet(Schema),
 }
 
 impl RowFormat {
-    /// `zeek`, `cicflowmeter`, or the name of a built-in schema (`nf-v2`, `unsw-nb15`, `nsl-kdd`, …;
-    /// see [`BUILTIN_SCHEMAS`](crate::BUILTIN_SCHEMAS)).
+    /// `zeek`, `cicflowmeter`, `parquet` (NF-v2 column names; with the `parquet` feature), or the name
+    /// of a built-in schema (`nf-v2`, `unsw-nb15`, `nsl-kdd`, …; see
+    /// [`BUILTIN_SCHEMAS`](crate::BUILTIN_SCHEMAS)).
     pub fn from_name(name: &str) -> Result<Self> {
         match name {
             "zeek" => Ok(RowFormat::Zeek),
             "cicflowmeter" => Ok(RowFormat::CicFlowMeter),
+            #[cfg(feature = "parquet")]
+            "parquet" => Ok(RowFormat::Parquet(Schema::builtin("nf-v2")?)),
             _ => Ok(RowFormat::Schema(Schema::builtin(name)?)),
         }
     }
 
-    /// Opens `path` (plain or gzip) and reads its header.
+    /// Opens `path` (plain or gzip; Parquet by its footer) and reads its header.
     pub fn open(&self, path: &Path, target: &[ColumnSpec]) -> Result<Box<dyn RowReader + Send>> {
+        #[cfg(feature = "parquet")]
+        if let RowFormat::Parquet(schema) = self {
+            return Ok(Box::new(crate::parquet::ParquetRowReader::open(
+                path, schema, target,
+            )?));
+        }
         self.reader(open_maybe_gzip(path)?, path, target)
     }
 
@@ -69,6 +82,13 @@ impl RowFormat {
             }
             RowFormat::CicFlowMeter => Dialect::CicFlowMeter,
             RowFormat::Schema(schema) => Dialect::Schema(schema.clone()),
+            #[cfg(feature = "parquet")]
+            RowFormat::Parquet(_) => {
+                return Err(crate::FlowsError::InvalidArgument(format!(
+                    "{}: Parquet is read from a file (its footer comes last), not from a stream",
+                    origin.into().display()
+                )))
+            }
         };
         Ok(Box::new(CsvRowReader::with_max_record_bytes(
             input,

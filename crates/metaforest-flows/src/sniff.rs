@@ -43,6 +43,13 @@ impl RowFormat {
     /// in, when it is one that can be told from its first line; `None` otherwise (e.g. NF-v2 or a
     /// schema-described CSV, which only the user can name).
     pub fn sniff(head: &[u8]) -> Option<Sniffed> {
+        #[cfg(feature = "parquet")]
+        if head.starts_with(b"PAR1") {
+            return Some(Sniffed {
+                format: RowFormat::Parquet(crate::Schema::builtin("nf-v2").ok()?),
+                sign: "the Parquet magic bytes (NF-v2 column names)",
+            });
+        }
         let text = String::from_utf8_lossy(head);
         let text = text.trim_start_matches('\u{feff}').trim_start();
         let first = text.lines().next().unwrap_or("");
@@ -88,6 +95,8 @@ mod tests {
             RowFormat::Zeek => "zeek",
             RowFormat::CicFlowMeter => "cicflowmeter",
             RowFormat::Schema(_) => "schema",
+            #[cfg(feature = "parquet")]
+            RowFormat::Parquet(_) => "parquet",
         })
     }
 

@@ -118,7 +118,7 @@ pub fn load_data_set(dir: &Path, set: DataSet) -> Result<TrainingSet> {
 }
 
 /// Reads labelled files in one format into one table (domain = file name). Schema CSVs share one
-/// encoding of categorical values; Zeek and CICFlowMeter files are mapped onto the NF-v2 features.
+/// encoding of categorical values (so do Parquet files, read by the schema's column names); Zeek and CICFlowMeter files are mapped onto the NF-v2 features.
 pub fn read_labelled_files(format: &RowFormat, paths: &[PathBuf]) -> Result<FlowTable> {
     if paths.is_empty() {
         return Err(FlowsError::InvalidArgument("no input file given".into()));
@@ -134,6 +134,10 @@ pub fn read_labelled_files(format: &RowFormat, paths: &[PathBuf]) -> Result<Flow
                 read_mapped_csv(path, &Dialect::CicFlowMeter, &nf_v2_space())?
             }
             RowFormat::Zeek => read_conn_log(path, &nf_v2_space())?,
+            #[cfg(feature = "parquet")]
+            RowFormat::Parquet(schema) => {
+                crate::parquet::read_parquet(path, schema, &mut encoders, &ReadOptions::default())?
+            }
         };
         tables.push(table);
     }

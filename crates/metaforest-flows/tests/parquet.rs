@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use metaforest_flows::parquet::read_parquet;
-use metaforest_flows::{read_csv, Encoders, FlowsError, ReadOptions, Schema};
+use metaforest_flows::{
+    read_csv, ColumnSpec, Encoders, FlowsError, ReadOptions, RowFormat, Schema,
+};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
@@ -171,4 +173,103 @@ fn missing_and_unknown_columns_are_errors() {
     );
     let err = read_parquet(&path, &schema(), &mut Encoders::new(), &options("d")).unwrap_err();
     assert!(matches!(err, FlowsError::MissingColumn { .. }), "{err}");
+}
+
+/// Every row of a row stream: the mapped values (as text, so NaN compares), line, label and class.
+fn stream(format: &RowFormat, path: &Path, target: &[ColumnSpec]) -> Vec<String> {
+    let mut rows = format.open(path, target).unwrap();
+    let mut out = vec![0.0; target.len()];
+    let mut seen = Vec::new();
+    while let Some(row) = rows.next_row(&mut out) {
+        seen.push(match row {
+            Ok(r) => format!("{out:?} {r:?}"),
+            Err(e) => format!("error: {e}"),
+        });
+    }
+    seen
+}
+
+#[test]
+fn parquet_streams_rows_like_the_same_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("flows.csv");
+    std::fs::write(&csv_path, CSV).unwrap();
+    let table = read_csv(&csv_path, &schema(), &mut Encoders::new(), &options("d")).unwrap();
+    // The target space in another order, with a column neither file has.
+    let mut target: Vec<ColumnSpec> = table.columns().iter().rev().cloned().collect();
+    target.push(ColumnSpec::numeric("absent"));
+    let expected = stream(&RowFormat::Schema(schema()), &csv_path, &target);
+    assert_eq!(expected.len(), 5);
+    assert!(
+        expected[1].starts_with(
+            "[NaN, 1.0, 20.0, NaN] MappedRow { line: 3, label: Some(1), class: Some(\"scan\") }"
+        ),
+        "{}",
+        expected[1]
+    );
+    for rows_per_group in [1024, 2] {
+        let pq_path = dir.path().join(format!("rows-{rows_per_group}.parquet"));
+        write_parquet(&pq_path, &batch(), rows_per_group);
+        let format = RowFormat::Parquet(schema());
+        assert_eq!(stream(&format, &pq_path, &target), expected);
+        let mapping = format.open(&pq_path, &target).unwrap().mapping();
+        assert_eq!(mapping.len(), 3);
+        assert!(
+            mapping.contains(&("proto".into(), "proto".into())),
+            "{mapping:?}"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_parquet_value_fails_its_row_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("bytes", text(vec!["1", "2", "abc", "4"])),
+        ("label", text(vec!["0", "1", "1", "0"])),
+    ])
+    .unwrap();
+    let path = dir.path().join("bad.parquet");
+    write_parquet(&path, &batch, 2);
+    let target = [ColumnSpec::numeric("bytes")];
+    let rows = stream(&RowFormat::Parquet(schema()), &path, &target);
+    assert_eq!(rows.len(), 4);
+    assert!(
+        rows[2].contains("line 4") && rows[2].contains("bytes"),
+        "{}",
+        rows[2]
+    );
+    assert!(
+        rows[3].starts_with("[4.0] MappedRow { line: 5"),
+        "{}",
+        rows[3]
+    );
+}
+
+#[test]
+fn parquet_by_name_reads_nf_v2_columns_from_files_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "L4_DST_PORT",
+            Arc::new(Int64Array::from(vec![80, 53])) as ArrayRef,
+        ),
+        ("Label", Arc::new(Int64Array::from(vec![1, 0])) as ArrayRef),
+    ])
+    .unwrap();
+    let path = dir.path().join("nf.parquet");
+    write_parquet(&path, &batch, 1024);
+    let format = RowFormat::from_name("parquet").unwrap();
+    let target = metaforest_flows::zeek::nf_v2_space();
+    let rows = stream(&format, &path, &target);
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].contains("80.0") && rows[0].contains("label: Some(1)"),
+        "{}",
+        rows[0]
+    );
+    let input: Box<dyn std::io::BufRead + Send> = Box::new(&b""[..]);
+    let err = format.reader(input, "<stdin>", &target).err().unwrap();
+    assert!(err.to_string().contains("not from a stream"), "{err}");
 }

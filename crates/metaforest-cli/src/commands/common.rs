@@ -30,13 +30,15 @@ pub enum Format {
     UnswNb15,
     /// NSL-KDD CSV (with header).
     NslKdd,
+    /// Parquet with NF-v2 column names (or the columns of --schema); a file, not standard input.
+    Parquet,
 }
 
 /// How to read a flow file.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Input format (ignored with --schema). Default: recognised from the first line (a Zeek log,
-    /// Zeek JSON lines, CICFlowMeter column names), else NF-v2 CSV.
+    /// Input format (with --schema: CSV unless this is parquet). Default: recognised from the first line (a
+    /// Zeek log, Zeek JSON lines, CICFlowMeter column names), else NF-v2 CSV.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// A TOML schema describing a CSV export (see data/schemas/).
@@ -71,6 +73,17 @@ pub fn open_rows(
         None
     };
     let (format, how) = chosen_format(input, sniffed)?;
+    if let RowFormat::Parquet(_) = format {
+        // Parquet is read by row group from a file (its footer comes last).
+        let p = path
+            .filter(|p| *p != Path::new("-"))
+            .ok_or("Parquet is read from a file, not from standard input")?;
+        let rows = format
+            .open(p, space.columns())
+            .map_err(|e| name_the_space(e, space, &how))?;
+        report_features(p, &how, rows.mapping().len(), space);
+        return Ok(rows);
+    }
     let rows = format
         .reader_with_max_record_bytes(
             reader,
@@ -89,8 +102,13 @@ fn chosen_format(
     sniffed: Option<Sniffed>,
 ) -> Result<(RowFormat, String), FlowsError> {
     if let Some(s) = &input.schema {
+        let schema = Schema::from_path(s)?;
         return Ok((
-            RowFormat::Schema(Schema::from_path(s)?),
+            if input.format == Some(Format::Parquet) {
+                RowFormat::Parquet(schema)
+            } else {
+                RowFormat::Schema(schema)
+            },
             format!("schema {}", s.display()),
         ));
     }
@@ -118,6 +136,7 @@ fn format_name(f: &RowFormat) -> &str {
         RowFormat::Zeek => "zeek",
         RowFormat::CicFlowMeter => "cicflowmeter",
         RowFormat::Schema(s) => &s.name,
+        RowFormat::Parquet(_) => "parquet",
     }
 }
 
