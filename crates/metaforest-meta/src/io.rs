@@ -19,8 +19,9 @@ use crate::network::{from_safetensors, to_safetensors, MlpMetaLearner};
 use crate::validate;
 
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
-/// Version 3: both carry their feature space; a detector also how its threshold was chosen.
-pub const FORMAT_VERSION: u32 = 3;
+/// Version 3: both carry their feature space; a detector also how its threshold was chosen. Version 4: the
+/// episode augmentation parameters and whether the weighting head was left anchored.
+pub const FORMAT_VERSION: u32 = 4;
 /// First bytes of a meta-model file.
 pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 /// First bytes of a detector file.

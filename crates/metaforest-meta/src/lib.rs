@@ -19,6 +19,7 @@
 //! ```
 
 pub mod adapt;
+pub mod augment;
 pub mod calibration;
 pub mod descriptor;
 pub mod detector;
@@ -29,6 +30,7 @@ pub mod learner;
 mod model;
 pub mod network;
 pub mod params;
+pub mod pooled;
 pub mod prob;
 pub mod rules;
 pub mod space;
@@ -43,7 +45,7 @@ pub use init::{Initialisation, LocalConfig, CONFIGS};
 pub use learner::{train_task_learners, DomainData};
 pub use model::{MetaModel, TrainReport};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
-pub use params::{Heads, MetaParams, ValidMetaParams};
+pub use params::{EpochChoice, Heads, MetaParams, ValidMetaParams};
 pub use prob::em_prior;
 pub use space::FeatureSpace;
 pub use threshold::{ThresholdBasis, ThresholdRule};
