@@ -279,7 +279,11 @@ fn pooled_member_is_weighted_and_saved() {
     let r = model.report();
     assert_eq!(r.weight_head_anchored, r.weight_epochs == 0);
     let summary = r.summary(params.heads());
-    assert_eq!(summary.contains("NOT learned"), r.weight_head_anchored, "{summary}");
+    assert_eq!(
+        summary.contains("NOT learned"),
+        r.weight_head_anchored,
+        "{summary}"
+    );
     let (sx, sy) = support(&t, &held, 5);
     let det = model.adapt(sx.view(), &sy).unwrap();
     let names = det.forest_names();
