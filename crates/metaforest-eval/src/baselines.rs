@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{concatenate, Array2, Axis};
+use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
 use metaforest_forest::{ClassWeight, MaxFeatures};
@@ -139,13 +139,12 @@ impl Method for B2 {
     }
     fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored> {
         let (xp, yp) = self.pooled.as_ref().ok_or_else(|| not_prepared("B2"))?;
-        let x = concatenate(Axis(0), &[xp.view(), draw.x_support.view()])
-            .map_err(|e| EvalError::Config(format!("B2: {e}")))?;
-        let mut y = yp.clone();
-        y.extend_from_slice(&draw.y_support);
-        let support_w = yp.len().max(1) as f64 / draw.y_support.len().max(1) as f64;
-        let mut w = vec![1.0; yp.len()];
-        w.extend(std::iter::repeat_n(support_w, draw.y_support.len()));
+        let (x, y, w) = metaforest_meta::pooled::pool_and_support(
+            xp.view(),
+            yp,
+            draw.x_support.view(),
+            &draw.y_support,
+        )?;
         let forest = ForestSpec::default_with_trees(fold.config.trees_b2).fit(
             x.view(),
             &y,

@@ -146,6 +146,13 @@ impl Method for MetaMethod {
         self.model = Some(self.shared.get_or_train(fold, &self.params)?);
         Ok(())
     }
+    /// What meta-training kept on this fold, in plain words: whether the weighting head learned or was left at
+    /// its anchored weights (META is then close to the local forest alone).
+    fn fold_choice(&self) -> Option<String> {
+        self.model
+            .as_ref()
+            .map(|m| m.report().summary(m.params().heads()))
+    }
     fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored> {
         let detector = self.detector(fold, draw)?;
         let proba = detector.predict_proba(fold.x_test.view());

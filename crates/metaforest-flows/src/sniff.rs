@@ -125,6 +125,13 @@ mod tests {
         assert_eq!(sniffed(&bom), Some("cicflowmeter"));
     }
 
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn parquet_is_recognised_by_its_magic_bytes() {
+        assert_eq!(sniffed("PAR1\u{15}\u{4}"), Some("parquet"));
+        assert_eq!(sniffed("xPAR1"), None);
+    }
+
     #[test]
     fn other_files_are_left_to_the_default() {
         let nf = "L4_SRC_PORT,L4_DST_PORT,PROTOCOL,IN_BYTES,OUT_BYTES,FLOW_DURATION_MILLISECONDS,Label,Attack";

@@ -21,6 +21,8 @@ fn kind(f: &RowFormat) -> &'static str {
         RowFormat::Zeek => "zeek",
         RowFormat::CicFlowMeter => "cicflowmeter",
         RowFormat::Schema(_) => "schema",
+        #[cfg(feature = "parquet")]
+        RowFormat::Parquet(_) => "parquet",
     }
 }
 

@@ -18,6 +18,7 @@ use crate::init::{
 };
 use crate::network::{MetaLearner, MlpMetaLearner};
 use crate::params::ValidMetaParams;
+use crate::pooled::PooledSample;
 use crate::space::FeatureSpace;
 use crate::threshold::ThresholdRule;
 
@@ -46,12 +47,16 @@ pub(crate) struct Adapter {
     pub(crate) threshold_rule: ThresholdRule,
     /// The columns the known forests read (saved with the model and its detectors).
     pub(crate) space: FeatureSpace,
+    /// The known domains' sample the pooled member is grown on (when the parameters ask for that member).
+    pub(crate) pooled: Option<PooledSample>,
 }
 
 /// What adapting to one support produced.
 pub(crate) struct Adaptation {
     pub(crate) initialisation: Initialisation,
     pub(crate) local: Forest,
+    /// The pooled member, grown on the known domains' sample and the support (when the model has one).
+    pub(crate) pooled: Option<Forest>,
     pub(crate) evidence: Vec<ForestEvidence>,
     pub(crate) task: [f32; TASK_WIDTH],
 }
@@ -82,15 +87,21 @@ impl Adapter {
             .collect()
     }
 
-    /// Evidence of the known forests `ids` plus `local` (last) on the support, and the support's statistics.
+    /// Evidence of the known forests `ids`, then the pooled member (when given), then `local` (last) on the
+    /// support, and the support's statistics.
     pub(crate) fn evidence(
         &self,
         ids: &[usize],
+        pooled: Option<(&Forest, usize)>,
         local: &Forest,
         support: Support,
     ) -> (Vec<ForestEvidence>, SupportStats) {
         let local_facts = ForestFacts::of(local, support.y.len());
         let mut pairs = self.known_facts(ids);
+        let pooled_facts = pooled.map(|(f, n_train)| (f, ForestFacts::of(f, n_train)));
+        if let Some((f, facts)) = &pooled_facts {
+            pairs.push((f, facts));
+        }
         pairs.push((local, &local_facts));
         (forest_evidence(&pairs, support), SupportStats::of(support))
     }
@@ -107,7 +118,7 @@ impl Adapter {
         }
         let known_forests = self.known_forests(ids);
         let plain = grow_local(&Initialisation::plain(), settings, support, &known_forests)?;
-        let (evidence, stats) = self.evidence(ids, &plain, support);
+        let (evidence, stats) = self.evidence(ids, None, &plain, support);
         let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         let mut cfg_in = [init_input(&task, &evidence[..ids.len()])];
         self.init_norm.apply(&mut cfg_in);
@@ -150,11 +161,20 @@ impl Adapter {
         if let Some(u) = unlabelled.filter(|u| u.nrows() > 0) {
             local = self_train(&local, settings, support, u)?;
         }
-        let (evidence, stats) = self.evidence(ids, &local, support);
+        let pooled = match &self.pooled {
+            Some(sample) => {
+                Some(sample.grow(ids, support, (settings.n_trees / 2).max(4), settings.seed)?)
+            }
+            None => None,
+        };
+        let n_pooled = self.pooled.as_ref().map_or(0, |s| s.n_rows(ids)) + support.y.len();
+        let (evidence, stats) =
+            self.evidence(ids, pooled.as_ref().map(|f| (f, n_pooled)), &local, support);
         let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         Ok(Adaptation {
             initialisation,
             local,
+            pooled,
             evidence,
             task,
         })

@@ -16,6 +16,7 @@ use crate::error::{MetaError, Result};
 use crate::init::{Initialisation, LocalForestSettings};
 use crate::network::{combine, mixture_weights, MetaLearner, MlpMetaLearner};
 use crate::params::ValidMetaParams;
+use crate::pooled::PooledSample;
 use crate::space::FeatureSpace;
 use crate::threshold::{ThresholdBasis, ThresholdRule};
 use crate::validate::{self, Check};
@@ -29,6 +30,8 @@ pub struct Detector {
     support_x: Array2<f64>,
     support_y: Vec<u32>,
     local: Forest,
+    /// The pooled member (known domains' sample plus the support), when the meta-model has one.
+    pooled: Option<Forest>,
     evidence: Vec<ForestEvidence>,
     task: [f32; TASK_WIDTH],
     /// The initialisation the meta-network chose (reported by `explain`).
@@ -83,6 +86,7 @@ impl Detector {
             support_x: x.to_owned(),
             support_y: y.to_vec(),
             local: a.local,
+            pooled: a.pooled,
             evidence: a.evidence,
             task: a.task,
             initialisation: a.initialisation,
@@ -126,6 +130,7 @@ impl Detector {
         )?;
         self.initialisation = a.initialisation;
         self.local = a.local;
+        self.pooled = a.pooled;
         self.evidence = a.evidence;
         self.task = a.task;
         self.apply_threshold_rule();
@@ -201,13 +206,18 @@ impl Detector {
 
     fn forests(&self) -> Vec<&Forest> {
         let mut f: Vec<&Forest> = self.adapter.known.iter().map(|t| &t.forest).collect();
+        f.extend(self.pooled.as_ref());
         f.push(&self.local);
         f
     }
 
-    /// Names of the forests in weighting order: the known domains, then `local`.
+    /// Names of the forests in weighting order: the known domains, `pooled` (when the model has that member),
+    /// then `local`.
     pub fn forest_names(&self) -> Vec<String> {
         let mut n: Vec<String> = self.adapter.known.iter().map(|t| t.name.clone()).collect();
+        if self.pooled.is_some() {
+            n.push("pooled".to_string());
+        }
         n.push("local".to_string());
         n
     }
@@ -345,6 +355,12 @@ impl Detector {
         validate::adapter(a)?;
         validate::local_settings(&self.local_settings)?;
         validate::forest("local", &self.local, a.n_features)?;
+        if let Some(p) = &self.pooled {
+            validate::forest("pooled", p, a.n_features)?;
+        }
+        if self.pooled.is_some() != a.pooled.is_some() {
+            return Err("pooled member and the model's pooled sample do not go together".into());
+        }
         let n = self.support_y.len();
         if n == 0 || self.support_x.nrows() != n || self.support_x.ncols() != a.n_features {
             return Err(format!(
@@ -417,6 +433,8 @@ struct DetectorRef<'a> {
     n_features: usize,
     space: &'a FeatureSpace,
     threshold_basis: ThresholdBasis,
+    pooled_sample: &'a Option<PooledSample>,
+    pooled: &'a Option<Forest>,
 }
 
 #[derive(Deserialize)]
@@ -440,6 +458,8 @@ struct DetectorOwned {
     n_features: usize,
     space: FeatureSpace,
     threshold_basis: ThresholdBasis,
+    pooled_sample: Option<PooledSample>,
+    pooled: Option<Forest>,
 }
 
 impl Serialize for Detector {
@@ -465,6 +485,8 @@ impl Serialize for Detector {
             n_features: a.n_features,
             space: &a.space,
             threshold_basis: self.threshold_basis,
+            pooled_sample: &a.pooled,
+            pooled: &self.pooled,
         }
         .serialize(s)
     }
@@ -484,11 +506,13 @@ impl<'de> Deserialize<'de> for Detector {
                 feature_norm: f.feature_norm,
                 threshold_rule: f.threshold_rule,
                 space: f.space,
+                pooled: f.pooled_sample,
             }),
             local_settings: f.local_settings,
             support_x: f.support_x,
             support_y: f.support_y,
             local: f.local,
+            pooled: f.pooled,
             evidence: f.evidence,
             task: f.task,
             initialisation: f.initialisation,

@@ -19,11 +19,11 @@ use crate::network::{from_safetensors, to_safetensors, MlpMetaLearner};
 use crate::validate;
 
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
-/// Version 3: both carry their feature space; a detector also how its threshold was chosen.
-pub const FORMAT_VERSION: u32 = 3;
-/// Current format version of detector files. Version 4: a threshold's basis may be a false-alarm budget with
-/// its evidence ([`crate::ThresholdBasis::FalseAlarmBudget`]); version 3 files decode unchanged and are read.
-pub const DETECTOR_FORMAT_VERSION: u32 = 4;
+/// Current format version of meta-model (`.mf`) and detector (`.mfd`) files. Version 3: both carry their feature
+/// space; a detector also how its threshold was chosen. Version 4: the episode augmentation parameters, whether the
+/// weighting head was left anchored, the pooled member; a detector's threshold basis may be a false-alarm budget with
+/// its evidence ([`crate::ThresholdBasis::FalseAlarmBudget`]).
+pub const FORMAT_VERSION: u32 = 4;
 /// First bytes of a meta-model file.
 pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 /// First bytes of a detector file.
@@ -49,8 +49,7 @@ impl Kind {
     pub(crate) fn container(self) -> Container {
         match self {
             Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
-            Kind::Detector => Container::new(DETECTOR_MAGIC, DETECTOR_FORMAT_VERSION)
-                .oldest_version(FORMAT_VERSION),
+            Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION),
             Kind::PlainForest => Container::new(PLAIN_FOREST_MAGIC, PLAIN_FOREST_VERSION),
         }
     }

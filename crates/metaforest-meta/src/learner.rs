@@ -9,12 +9,14 @@
 use std::sync::Arc;
 
 use crate::adapt::{argmax, Adapter, TaskLearner, UNLABELLED_SAMPLE};
+use crate::augment::{clusters, counts_at_share, draw_share, narrow_pool};
 use crate::descriptor::*;
 use crate::error::{MetaError, Result};
 use crate::init::*;
 use crate::model::{MetaModel, TrainReport};
 use crate::network::*;
-use crate::params::ValidMetaParams;
+use crate::params::{EpochChoice, ValidMetaParams};
+use crate::pooled::PooledSample;
 use crate::prob::log_loss;
 use crate::threshold::{ThresholdEpisode, ThresholdRule};
 use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
@@ -112,24 +114,28 @@ impl EpisodeRows {
 
 fn draw_episode(
     domains: &[DomainData],
+    benign_clusters: &[Vec<Vec<usize>>],
     params: &ValidMetaParams,
     index: u64,
 ) -> Option<EpisodeRows> {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(params.seed(), 1_000_000 + index));
+    let aug = params.augment();
     let t = rng.gen_range(0..domains.len());
     let d = &domains[t];
     let benign: Vec<usize> = (0..d.y.len()).filter(|&r| d.y[r] == 0).collect();
     let class_task = rng.gen_bool(params.class_task_share());
-    let attack_rows: Vec<usize> = if class_task {
-        // "benign vs attack class c": pick among classes with enough rows for a support and some query flows.
+    let classes_of = |d: &DomainData| -> Vec<(u16, usize)> {
         let mut classes: Vec<u16> = d.class.iter().copied().filter(|&c| c != 0).collect();
         classes.sort_unstable();
         classes.dedup();
-        let counts: Vec<(u16, usize)> = classes
+        classes
             .iter()
             .map(|&c| (c, d.class.iter().filter(|&&x| x == c).count()))
-            .collect();
-        let eligible: Vec<u16> = counts
+            .collect()
+    };
+    let attack_rows: Vec<usize> = if class_task {
+        // "benign vs attack class c": pick among classes with enough rows for a support and some query flows.
+        let eligible: Vec<u16> = classes_of(d)
             .iter()
             .filter(|(_, n)| *n >= 4)
             .map(|(c, _)| *c)
@@ -149,21 +155,48 @@ fn draw_episode(
     let mut a = attack_rows;
     b.shuffle(&mut rng);
     a.shuffle(&mut rng);
+    // The random draws below happen only when augmentation is on, so episodes without it stay as they were.
+    if aug.narrow_share > 0.0 && rng.gen_bool(aug.narrow_share) {
+        // Narrow support: its flows come first in `b` / `a`; the query and unlabelled flows keep the whole task.
+        let attack_groups: Vec<Vec<usize>> = if class_task {
+            vec![a.clone()]
+        } else {
+            classes_of(d)
+                .iter()
+                .map(|&(c, _)| a.iter().copied().filter(|&r| d.class[r] == c).collect())
+                .collect()
+        };
+        narrow_first(&mut rng, &mut b, &benign_clusters[t], k);
+        narrow_first(&mut rng, &mut a, &attack_groups, k);
+    }
+    let share = aug.share.then(|| draw_share(&mut rng));
     let support: Vec<usize> = b[..k].iter().chain(&a[..k]).copied().collect();
-    // Query: natural balance of this task in the domain, at least one flow of each class.
+    // Query: the task's natural balance (or the augmented share), at least one flow of each class.
     let (rest_b, rest_a) = (&b[k..], &a[k..]);
     let total = (rest_b.len() + rest_a.len()) as f64;
     let q = params.query_size().min(rest_b.len() + rest_a.len());
-    let qa = ((q as f64 * rest_a.len() as f64 / total).round() as usize).clamp(1, rest_a.len());
-    let qb = (q.saturating_sub(qa)).clamp(1, rest_b.len());
+    let (qb, qa) = match share {
+        Some(s) => counts_at_share(q, s, rest_b.len(), rest_a.len(), true),
+        None => {
+            let qa =
+                ((q as f64 * rest_a.len() as f64 / total).round() as usize).clamp(1, rest_a.len());
+            ((q.saturating_sub(qa)).clamp(1, rest_b.len()), qa)
+        }
+    };
     let query = rest_b[..qb].iter().chain(&rest_a[..qa]).copied().collect();
-    // Unlabelled flows of the task at its natural balance: what the threshold rule reads.
+    // Unlabelled flows of the task at the same balance: what the threshold rule reads.
     let (left_b, left_a) = (&rest_b[qb..], &rest_a[qa..]);
     let unlabelled = if !left_b.is_empty() || !left_a.is_empty() {
         let u = UNLABELLED_SAMPLE.min(left_b.len() + left_a.len());
-        let ua = (u as f64 * left_a.len() as f64 / (left_b.len() + left_a.len()) as f64).round();
-        let ua = (ua as usize).min(left_a.len());
-        let ub = u.saturating_sub(ua).min(left_b.len());
+        let (ub, ua) = match share {
+            Some(s) => counts_at_share(u, s, left_b.len(), left_a.len(), false),
+            None => {
+                let ua =
+                    (u as f64 * left_a.len() as f64 / (left_b.len() + left_a.len()) as f64).round();
+                let ua = (ua as usize).min(left_a.len());
+                (u.saturating_sub(ua).min(left_b.len()), ua)
+            }
+        };
         left_b[..ub].iter().chain(&left_a[..ua]).copied().collect()
     } else {
         Vec::new()
@@ -176,6 +209,46 @@ fn draw_episode(
         query,
         unlabelled,
     })
+}
+
+/// Moves `k` rows of one or two of `groups` to the front of `rows` (the support is drawn from the front); leaves
+/// `rows` as it is when no such pick has `k` rows and at least one row to spare for the query.
+fn narrow_first(rng: &mut ChaCha8Rng, rows: &mut Vec<usize>, groups: &[Vec<usize>], k: usize) {
+    let Some(pool) = narrow_pool(rng, groups, k) else {
+        return;
+    };
+    let front: Vec<usize> = pool[..k].to_vec();
+    if rows.len() <= k {
+        return;
+    }
+    let chosen: std::collections::HashSet<usize> = front.iter().copied().collect();
+    let rest: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|r| !chosen.contains(r))
+        .collect();
+    *rows = front.into_iter().chain(rest).collect();
+}
+
+/// Benign clusters of every known domain (empty lists when narrow supports are off, so nothing is computed).
+fn all_benign_clusters(domains: &[DomainData], params: &ValidMetaParams) -> Vec<Vec<Vec<usize>>> {
+    let aug = params.augment();
+    if aug.narrow_share <= 0.0 {
+        return vec![Vec::new(); domains.len()];
+    }
+    domains
+        .par_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let benign: Vec<usize> = (0..d.y.len()).filter(|&r| d.y[r] == 0).collect();
+            clusters(
+                &d.x,
+                &benign,
+                aug.benign_clusters,
+                derive_seed(params.seed(), 2_000_000 + i as u64),
+            )
+        })
+        .collect()
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
@@ -240,13 +313,14 @@ fn balanced_log_loss(p: &[f64], y: &[u32]) -> f64 {
 const LODO_DOMAINS: usize = 3;
 
 /// How long to train the weighting head, decided the way it will be used: for each known domain, train on the
-/// episodes of the others and note the epoch count with the lowest loss on that domain's episodes; take the least,
-/// so the head trains only as long as every held-out known domain still gains (0 keeps the anchored head).
-/// `None` when fewer than two domains can be held out this way.
+/// episodes of the others and note the epoch count with the lowest loss on that domain's episodes; take the least
+/// (the head trains only as long as every held-out known domain still gains; 0 keeps the anchored head) or the
+/// median, as `choice` says. `None` when fewer than two domains can be held out this way.
 fn leave_one_domain_out_epochs(
     episodes: &[WeightEpisode],
     targets: &[usize],
     schedule: &TrainSchedule,
+    choice: EpochChoice,
 ) -> Result<Option<usize>> {
     let mut domains: Vec<usize> = targets.to_vec();
     domains.sort_unstable();
@@ -281,7 +355,12 @@ fn leave_one_domain_out_epochs(
     if chosen.len() < 2 {
         return Ok(None);
     }
-    Ok(chosen.into_iter().min())
+    chosen.sort_unstable();
+    Ok(Some(match choice {
+        EpochChoice::Least => chosen[0],
+        // The lower middle for an even count.
+        EpochChoice::Median => chosen[(chosen.len() - 1) / 2],
+    }))
 }
 
 /// Stage-A episode: inputs and targets of the initialisation heads.
@@ -344,8 +423,9 @@ fn draw_episodes(
     domains: &[DomainData],
     params: &ValidMetaParams,
 ) -> Result<(Vec<EpisodeRows>, usize)> {
+    let benign_clusters = all_benign_clusters(domains, params);
     let specs: Vec<EpisodeRows> = (0..params.n_episodes() as u64)
-        .filter_map(|i| draw_episode(domains, params, i))
+        .filter_map(|i| draw_episode(domains, &benign_clusters, params, i))
         .collect();
     if specs.len() < 10 {
         return Err(MetaError::NoEpisodes(format!(
@@ -396,6 +476,7 @@ fn untrained_adapter(
         feature_norm: identity(FEATURE_WIDTH),
         threshold_rule: ThresholdRule::NEUTRAL,
         space: crate::space::FeatureSpace::unnamed(n_features),
+        pooled: None,
     }
 }
 
@@ -439,6 +520,11 @@ impl MetaModel {
         let (specs, n_val) = draw_episodes(domains, params)?;
         let n_train = specs.len() - n_val;
         let mut adapter = untrained_adapter(params, domains[0].x.ncols(), known);
+        if params.pooled_member() {
+            let parts: Vec<(ndarray::ArrayView2<f64>, &[u32])> =
+                domains.iter().map(|d| (d.x.view(), &d.y[..])).collect();
+            adapter.pooled = Some(PooledSample::of(&parts)?);
+        }
         let mut report = TrainReport {
             episodes_train: n_train,
             episodes_val: n_val,
@@ -554,9 +640,11 @@ fn train_weighting(
     let (_, val_loss, split_epochs) = train_weight_head(&train, &val, params.schedule(), None)?;
     let targets: Vec<usize> = specs.iter().map(|s| s.target).collect();
     let best_epochs =
-        leave_one_domain_out_epochs(&stage_b, &targets, params.schedule())?.unwrap_or(split_epochs);
+        leave_one_domain_out_epochs(&stage_b, &targets, params.schedule(), params.epoch_choice())?
+            .unwrap_or(split_epochs);
     report.weight_val_loss = val_loss;
     report.weight_epochs = best_epochs;
+    report.weight_head_anchored = best_epochs == 0;
     // No epoch beat the untrained, local-anchored head on the unseen domain: keep exactly that (zero outputs),
     // rather than weights that only fit the training domains.
     let mlp = if best_epochs == 0 {
@@ -617,7 +705,7 @@ fn init_episode(adapter: &Adapter, domains: &[DomainData], s: &EpisodeRows) -> R
     let settings = local_settings(adapter, s);
     let known_forests = adapter.known_forests(&ids);
     let plain = grow_local(&Initialisation::plain(), &settings, support, &known_forests)?;
-    let (evidence, stats) = adapter.evidence(&ids, &plain, support);
+    let (evidence, stats) = adapter.evidence(&ids, None, &plain, support);
     let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, None);
     let donor = best_donor(&evidence[..ids.len()], support);
     let losses: Vec<f64> = CONFIGS
@@ -679,6 +767,7 @@ fn weight_episode(
     let ux = select(&d.x, &s.unlabelled);
     let a = adapter.analyse(&ids, support, &local_settings(adapter, s), None)?;
     let mut forests = adapter.known_forests(&ids);
+    forests.extend(a.pooled.as_ref());
     forests.push(&a.local);
     let q = query_evidence(&forests, &a.evidence, &a.task, qx.view());
     let u = query_evidence(&forests, &a.evidence, &a.task, ux.view());

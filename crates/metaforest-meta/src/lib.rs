@@ -19,6 +19,7 @@
 //! ```
 
 pub mod adapt;
+pub mod augment;
 mod batch;
 pub mod calibration;
 pub mod descriptor;
@@ -31,6 +32,7 @@ mod model;
 pub mod network;
 pub mod params;
 pub mod plain_forest;
+pub mod pooled;
 pub mod prob;
 pub mod rules;
 pub mod rules_export;
@@ -46,7 +48,8 @@ pub use init::{Initialisation, LocalConfig, CONFIGS};
 pub use learner::{train_task_learners, DomainData};
 pub use model::{MetaModel, TrainReport};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
-pub use params::{Heads, MetaParams, ValidMetaParams};
+pub use params::{EpochChoice, Heads, MetaParams, ValidMetaParams};
+
 pub use plain_forest::PlainForest;
 pub use prob::em_prior;
 pub use space::FeatureSpace;

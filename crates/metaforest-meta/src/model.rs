@@ -10,7 +10,8 @@ use crate::descriptor::Normalizer;
 use crate::detector::Detector;
 use crate::error::Result;
 use crate::network::MlpMetaLearner;
-use crate::params::ValidMetaParams;
+use crate::params::{Heads, ValidMetaParams};
+use crate::pooled::PooledSample;
 use crate::space::FeatureSpace;
 use crate::threshold::ThresholdRule;
 
@@ -35,6 +36,32 @@ pub struct TrainReport {
     /// Validation query loss of an untrained head (equal head outputs: the local forest's anchored 0.9 weight),
     /// for comparison.
     pub equal_weight_val_loss: f64,
+    /// The weighting head was trained but kept untrained (no epoch beat the anchored weights on a held-out known
+    /// domain): the detector then leans on its local forest at the fixed anchor weight.
+    pub weight_head_anchored: bool,
+}
+
+impl TrainReport {
+    /// What meta-training learned and what it left untrained, in plain words, for training summaries and reports;
+    /// `heads` are the heads the parameters asked for.
+    pub fn summary(&self, heads: Heads) -> String {
+        let weighting = match (heads.weights(), self.weight_head_anchored) {
+            (false, _) => "no weighting head (switched off): the local forest alone".to_string(),
+            (true, true) => "weighting head NOT learned (no training length beat the fixed weights on a held-out \
+                 known domain): the local forest keeps its anchored 95 % weight"
+                .to_string(),
+            (true, false) => format!("weighting head learned ({} epochs)", self.weight_epochs),
+        };
+        if !heads.init() {
+            return weighting;
+        }
+        let kept = |on: bool| if on { "learned" } else { "NOT learned (plain)" };
+        format!(
+            "{weighting}; local-forest configuration {}, feature prior {}",
+            kept(self.config_head_kept),
+            kept(self.prior_head_kept)
+        )
+    }
 }
 
 impl MetaModel {
@@ -124,6 +151,7 @@ struct MetaModelRef<'a> {
     threshold_rule: ThresholdRule,
     report: &'a TrainReport,
     space: &'a FeatureSpace,
+    pooled: &'a Option<PooledSample>,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +166,7 @@ struct MetaModelOwned {
     threshold_rule: ThresholdRule,
     report: TrainReport,
     space: FeatureSpace,
+    pooled: Option<PooledSample>,
 }
 
 impl MetaModel {
@@ -159,6 +188,7 @@ impl MetaModel {
             threshold_rule: a.threshold_rule,
             report: &self.report,
             space: &a.space,
+            pooled: &a.pooled,
         }
         .serialize(s)
     }
@@ -194,6 +224,7 @@ impl<'de> Deserialize<'de> for MetaModel {
                 feature_norm: m.feature_norm,
                 threshold_rule: m.threshold_rule,
                 space: m.space,
+                pooled: m.pooled,
             }),
             report: m.report,
         })

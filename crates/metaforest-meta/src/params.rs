@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augmentation;
 use crate::error::{MetaError, Result};
 use crate::init::LocalForestSettings;
 use crate::network::TrainSchedule;
@@ -27,6 +28,16 @@ impl Heads {
     }
 }
 
+/// How the weighting head's training length is chosen from the best epoch counts of the known domains held out in
+/// turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EpochChoice {
+    /// The least: train only as long as every held-out known domain still gains (often 0: the anchored head).
+    Least,
+    /// The median: as long as most held-out known domains still gain.
+    Median,
+}
+
 /// Validated meta-training parameters; obtain through `MetaParams::check` (linfa's
 /// [`ParamGuard`](linfa::ParamGuard)). Stored in model files, so the field order is part of the format.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -42,6 +53,9 @@ pub struct ValidMetaParams {
     heads: Heads,
     seed: u64,
     progress: bool,
+    augment: Augmentation,
+    pooled_member: bool,
+    epoch_choice: EpochChoice,
 }
 
 impl Default for ValidMetaParams {
@@ -65,6 +79,9 @@ impl Default for ValidMetaParams {
             heads: Heads::WeightsOnly,
             seed: 0,
             progress: false,
+            augment: Augmentation::default(),
+            pooled_member: false,
+            epoch_choice: EpochChoice::Least,
         }
     }
 }
@@ -113,6 +130,18 @@ impl ValidMetaParams {
     /// Whether progress bars are shown.
     pub fn progress(&self) -> bool {
         self.progress
+    }
+    /// How meta-training episodes are augmented.
+    pub fn augment(&self) -> &Augmentation {
+        &self.augment
+    }
+    /// Whether a pooled forest (known domains' sample plus the support, as baseline B2) is one more member.
+    pub fn pooled_member(&self) -> bool {
+        self.pooled_member
+    }
+    /// How the weighting head's epochs are chosen from the held-out known domains' best counts.
+    pub fn epoch_choice(&self) -> EpochChoice {
+        self.epoch_choice
     }
 }
 
@@ -181,6 +210,33 @@ impl MetaParams {
         self.0.schedule.max_epochs = n;
         self
     }
+    /// Query and unlabelled attack share of episodes drawn uniform in log-odds, not the domain's own.
+    pub fn share_augmentation(mut self, on: bool) -> Self {
+        self.0.augment.share = on;
+        self
+    }
+    /// Share of episodes with a narrow support (benign from 1–2 benign clusters, attacks from 1–2 classes), in
+    /// [0, 1].
+    pub fn narrow_support_share(mut self, f: f64) -> Self {
+        self.0.augment.narrow_share = f;
+        self
+    }
+    /// A pooled forest (a sample of the known domains plus the support, the support weighted to half, as
+    /// baseline B2) as one more member the weighting head weighs.
+    pub fn pooled_member(mut self, on: bool) -> Self {
+        self.0.pooled_member = on;
+        self
+    }
+    /// How the weighting head's epochs are chosen from the held-out known domains' best counts.
+    pub fn epoch_choice(mut self, choice: EpochChoice) -> Self {
+        self.0.epoch_choice = choice;
+        self
+    }
+    /// Clusters of each known domain's benign flows that narrow supports draw from (≥ 2).
+    pub fn benign_clusters(mut self, n: usize) -> Self {
+        self.0.augment.benign_clusters = n;
+        self
+    }
 
     /// Rejects values that would fail (or silently degrade) later, before any forest is trained.
     fn validate(p: &ValidMetaParams) -> Result<()> {
@@ -213,6 +269,12 @@ impl MetaParams {
         }
         if !(0.0..=1.0).contains(&p.class_task_share) {
             return bad("class_task_share", "must lie in [0, 1]");
+        }
+        if !(0.0..=1.0).contains(&p.augment.narrow_share) {
+            return bad("narrow_support_share", "must lie in [0, 1]");
+        }
+        if p.augment.benign_clusters < 2 {
+            return bad("benign_clusters", "need at least 2 clusters");
         }
         if p.schedule.max_epochs == 0
             || p.schedule.learning_rate.is_nan()

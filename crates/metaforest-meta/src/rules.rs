@@ -202,7 +202,7 @@ fn simplify(
 pub fn heaviest_known(detector: &Detector) -> Option<(usize, String)> {
     let w = detector.task_weights();
     let names = detector.forest_names();
-    let n_known = w.len().saturating_sub(1);
+    let n_known = detector.known().len().min(w.len().saturating_sub(1));
     (0..n_known)
         .max_by(|&a, &b| w[a].total_cmp(&w[b]))
         .map(|k| (k, names[k].clone()))

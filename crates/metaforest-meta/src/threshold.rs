@@ -222,14 +222,9 @@ pub enum ThresholdBasis {
     LearnedRule,
     /// Set by the user.
     Set,
-    /// Calibrated to a false-alarm budget on the support's in-sample scores, never below `floor`.
-    FalseAlarmInSample { max_far: f64, floor: f64 },
-    /// Calibrated to a false-alarm budget on leave-one-out scores of `held` benign support flows.
-    FalseAlarmLeaveOneOut { max_far: f64, held: usize },
     /// Calibrated to a false-alarm budget on `scored` out-of-sample scores from `evidence`: `quantile` is the
     /// lowest threshold at which at most `max_far` of them alarm, and the threshold is `quantile.max(floor)`
-    /// (`floor` is ½ unless a lower threshold was asked for). Written from format version 4 on; the two
-    /// variants above are only read from older detector files.
+    /// (`floor` is ½ unless a lower threshold was asked for).
     FalseAlarmBudget {
         max_far: f64,
         evidence: FarEvidence,
@@ -254,14 +249,6 @@ impl std::fmt::Display for ThresholdBasis {
             Self::Default => write!(f, "default 0.5"),
             Self::LearnedRule => write!(f, "learned rule on the domain's unlabelled flows"),
             Self::Set => write!(f, "set by the user"),
-            Self::FalseAlarmInSample { max_far, floor } => write!(
-                f,
-                "false-alarm budget {max_far} on the support's in-sample scores (never below {floor})"
-            ),
-            Self::FalseAlarmLeaveOneOut { max_far, held } => write!(
-                f,
-                "false-alarm budget {max_far}, estimated leave-one-out on {held} benign support flows"
-            ),
             Self::FalseAlarmBudget {
                 max_far,
                 evidence,

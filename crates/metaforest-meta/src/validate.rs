@@ -87,6 +87,24 @@ pub(crate) fn adapter(a: &Adapter) -> Check {
             ));
         }
     }
+    if let Some(p) = &a.pooled {
+        let n = p.y.len();
+        if n == 0 || p.x.nrows() != n || p.domain.len() != n || p.x.ncols() != a.n_features {
+            return Err(format!(
+                "pooled sample of {}×{} features, {n} labels and {} domain tags, expected {} features per flow",
+                p.x.nrows(),
+                p.x.ncols(),
+                p.domain.len(),
+                a.n_features
+            ));
+        }
+        if p.y.iter().any(|&y| y > 1) || p.domain.iter().any(|&d| d >= a.known.len()) {
+            return Err("pooled sample: a label is not 0/1 or a row names no known domain".into());
+        }
+        if p.x.iter().any(|v| !v.is_finite()) {
+            return Err("pooled sample: a feature value is not finite".into());
+        }
+    }
     a.heads.check_shapes()?;
     normalizer("weighting", &a.weight_norm, WEIGHT_IN)?;
     normalizer("configuration", &a.init_norm, INIT_IN)?;

@@ -223,6 +223,89 @@ fn held_out_rows_never_reach_meta_training() {
     assert_eq!(a.heads(), b.heads());
 }
 
+/// Guard for the augmented sampler (attack shares in log-odds, narrow supports from benign clusters): it too draws
+/// only from the known domains it is given, so scrambling the held-out rows changes nothing, and it does change
+/// the episodes (the augmented model differs from the plain one).
+#[test]
+fn augmented_episodes_never_reach_the_held_out_domain() {
+    let t = table();
+    let d = domains_by_dataset(&t);
+    let augmented = || {
+        MetaParams::from(small_params())
+            .share_augmentation(true)
+            .narrow_support_share(0.5)
+            .benign_clusters(4)
+            .check()
+            .unwrap()
+    };
+    let held: std::collections::HashSet<usize> = d[3].rows.iter().copied().collect();
+    let mut scrambled = t.features().to_owned();
+    for r in &held {
+        scrambled.row_mut(*r).fill(-12345.0);
+    }
+    let fit = |x: &Array2<f64>, params: &ValidMetaParams| {
+        let known: Vec<DomainData> = d[..3]
+            .iter()
+            .map(|dom| {
+                let mut dd = DomainData::from_table(&t, &dom.name, &dom.rows);
+                dd.x = x.select(Axis(0), &dom.rows);
+                dd
+            })
+            .collect();
+        MetaModel::fit(&known, params).unwrap()
+    };
+    let clean = fit(&t.features().to_owned(), &augmented());
+    assert_eq!(clean.heads(), fit(&scrambled, &augmented()).heads());
+    let plain = fit(&t.features().to_owned(), &small_params());
+    assert_ne!(
+        serde_json::to_string(clean.report()).unwrap(),
+        serde_json::to_string(plain.report()).unwrap(),
+        "augmentation left the episodes unchanged"
+    );
+}
+
+/// The pooled member (known domains' sample plus the support, as baseline B2) is one more weighted forest, named
+/// `pooled`, and survives the model and detector files.
+#[test]
+fn pooled_member_is_weighted_and_saved() {
+    let t = table();
+    let (known, held) = split(&t);
+    let params = MetaParams::from(small_params())
+        .pooled_member(true)
+        .check()
+        .unwrap();
+    let model = MetaModel::fit(&known, &params).unwrap();
+    // The report says in plain words whether the weighting head learned or kept its anchored weights.
+    let r = model.report();
+    assert_eq!(r.weight_head_anchored, r.weight_epochs == 0);
+    let summary = r.summary(params.heads());
+    assert_eq!(
+        summary.contains("NOT learned"),
+        r.weight_head_anchored,
+        "{summary}"
+    );
+    let (sx, sy) = support(&t, &held, 5);
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    let names = det.forest_names();
+    assert_eq!(names.len(), known.len() + 2);
+    assert_eq!(names[known.len()], "pooled");
+    assert_eq!(det.task_weights().len(), names.len());
+    let test = t.features().select(Axis(0), &held[..200]);
+    let p = det.predict_proba(test.view());
+    let dir = tempfile::tempdir().unwrap();
+    let (mpath, dpath) = (dir.path().join("m.mf"), dir.path().join("d.mfd"));
+    model.save(&mpath).unwrap();
+    det.save(&dpath).unwrap();
+    let again = MetaModel::load(&mpath)
+        .unwrap()
+        .adapt(sx.view(), &sy)
+        .unwrap();
+    assert_eq!(again.predict_proba(test.view()), p);
+    let loaded = metaforest_meta::Detector::load(&dpath).unwrap();
+    assert_eq!(loaded.predict_proba(test.view()), p);
+    assert_eq!(loaded.forest_names(), names);
+}
+
 #[test]
 fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them() {
     let t = table();
