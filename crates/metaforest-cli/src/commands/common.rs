@@ -44,7 +44,8 @@ pub struct InputArgs {
     /// A TOML schema describing a CSV export (see data/schemas/).
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
-    /// A longer line (record) is a malformed row, and reading goes on.
+    /// A longer line (record) is malformed: a scored stream reports it and goes on; a table `data` or `train`
+    /// loads stops with an error.
     #[arg(long, value_name = "BYTES", default_value_t = metaforest_flows::DEFAULT_MAX_RECORD_BYTES)]
     pub max_record_bytes: usize,
 }

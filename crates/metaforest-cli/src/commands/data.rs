@@ -30,9 +30,6 @@ pub struct DataArgs {
     /// 1024).
     #[arg(long, value_name = "SIZE", default_value_t = metaforest_flows::DEFAULT_BYTE_CAP, value_parser = parse_size)]
     pub byte_cap: u64,
-    /// A longer line (record) is an error.
-    #[arg(long, value_name = "BYTES", default_value_t = metaforest_flows::DEFAULT_MAX_RECORD_BYTES)]
-    pub max_record_bytes: usize,
     /// Labelled flow files to summarise instead of the data folder (read with --schema or --format, else
     /// in the format their first line shows).
     pub inputs: Vec<PathBuf>,
@@ -45,7 +42,7 @@ impl DataArgs {
         ReadOptions {
             row_cap: self.row_cap,
             byte_cap: self.byte_cap,
-            max_record_bytes: self.max_record_bytes,
+            max_record_bytes: self.input.max_record_bytes,
             ..ReadOptions::default()
         }
     }
