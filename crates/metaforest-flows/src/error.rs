@@ -107,15 +107,15 @@ pub enum FlowsError {
 
     /// A label column value the schema cannot read (another data set's convention, e.g. `BENIGN` where
     /// the schema's labels are `0`/`1`).
-    #[error("{}: line {line}, column {column} (`{column_name}`): label `{value}` is not one the schema `{schema}` reads (benign: {benign}; attack: any other number); is the file in another format?", path.display())]
+    #[error("{}: line {line}, column {column} (`{column_name}`): label `{value}` is not one the schema {expected}; is the file in another format?", path.display())]
     UnreadableLabel {
         path: PathBuf,
         line: u64,
         column: usize,
         column_name: String,
         value: String,
-        schema: String,
-        benign: String,
+        /// The schema and the labels it reads, in words.
+        expected: String,
     },
 
     /// A column the schema requires is not in the header (line 1).

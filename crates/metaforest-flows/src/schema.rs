@@ -278,8 +278,11 @@ impl Schema {
             column: i + 1,
             column_name: column_name.to_owned(),
             value: value.chars().take(40).collect(),
-            schema: self.name.clone(),
-            benign: self.benign_labels.join(", "),
+            expected: format!(
+                "`{}` reads (benign: {}; attack: any other number)",
+                self.name,
+                self.benign_labels.join(", ")
+            ),
         }
     }
 
