@@ -8,7 +8,7 @@ use std::path::Path;
 use metaforest::flows::zeek::nf_v2_space;
 use metaforest::flows::{read_csv_from, Encoders, ReadOptions, RowFormat, Schema};
 use metaforest::forest::Forest;
-use metaforest::meta::{Detector, MetaModel};
+use metaforest::meta::{Detector, MetaModel, PlainForest};
 
 /// Caps that keep one input cheap: the point is the parser, not the allocator.
 fn small_table() -> ReadOptions {
@@ -103,4 +103,28 @@ pub fn meta_model(data: &[u8]) {
 /// A detector file (`.mfd`).
 pub fn detector(data: &[u8]) {
     let _ = with_file(data, |p| Detector::load(p));
+}
+
+/// A plain forest file (`.mff`, `metaforest forest fit`); one that loads must predict.
+pub fn plain_forest(data: &[u8]) {
+    if let Ok(plain) = with_file(data, |p| PlainForest::load(p)) {
+        let row = vec![0.5; plain.forest().n_features()];
+        let _ = plain.forest().predict_proba_row(&row);
+    }
+}
+
+/// A Parquet flow file: the streaming row reader and the whole-table reader (NF-v2 column names).
+pub fn parquet(data: &[u8]) {
+    use metaforest::flows::parquet::{read_parquet, ParquetRowReader};
+    let schema = Schema::builtin("nf-v2").expect("built-in schema");
+    let space = nf_v2_space();
+    with_file(data, |p| {
+        if let Ok(mut rows) = ParquetRowReader::open(p, &schema, &space) {
+            let mut out = vec![0.0; space.len()];
+            while let Some(row) = rows.next_row(&mut out) {
+                let _ = row;
+            }
+        }
+        let _ = read_parquet(p, &schema, &mut Encoders::new(), &small_table());
+    });
 }

@@ -11,6 +11,7 @@ mod entries;
 
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use linfa::ParamGuard;
@@ -19,7 +20,7 @@ use metaforest::flows::synthetic::generate;
 use metaforest::flows::{FlowTable, SyntheticConfig, BUILTIN_SCHEMAS};
 use metaforest::forest::container::HEADER_LEN;
 use metaforest::forest::ForestParams;
-use metaforest::meta::{DomainData, MetaModel, MetaParams};
+use metaforest::meta::{DomainData, FeatureSpace, MetaModel, MetaParams, PlainForest};
 
 /// A small seeded generator (xorshift64*), so every run mutates the same way.
 struct Rng(u64);
@@ -257,6 +258,75 @@ fn forest_seeds() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Plain forest files: the forests of `forest_seeds` with the synthetic flows' feature space.
+fn plain_forest_seeds() -> Vec<Vec<u8>> {
+    let t = synthetic();
+    let space = FeatureSpace::new(t.columns().to_vec(), "synthetic");
+    forest_seeds()
+        .iter()
+        .map(|bytes| {
+            let forest = metaforest::forest::Forest::from_bytes(bytes, Path::new("seed")).unwrap();
+            PlainForest::new(forest, space.clone())
+                .unwrap()
+                .to_bytes()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// Parquet files of synthetic flows under NF-v2 column names: numbers stored as floats, and as text; a
+/// labelled file in row groups of 4 rows, an unlabelled one in one group.
+fn parquet_seeds() -> Vec<Vec<u8>> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    let t = synthetic();
+    let x = t.features();
+    let rows: Vec<usize> = (0..t.n_rows()).step_by(53).take(12).collect();
+    let write = |as_text: bool, labelled: bool, group: usize| {
+        let mut columns: Vec<(String, ArrayRef)> = (0..6)
+            .map(|j| {
+                let values: Vec<f64> = rows.iter().map(|&r| x[[r, j]]).collect();
+                let array: ArrayRef = if as_text {
+                    Arc::new(StringArray::from_iter_values(
+                        values.iter().map(|v| v.to_string()),
+                    ))
+                } else {
+                    Arc::new(Float64Array::from(values))
+                };
+                (NF_V2_FEATURES[j].to_owned(), array)
+            })
+            .collect();
+        if labelled {
+            let label = rows.iter().map(|&r| t.labels()[r].to_string());
+            let class = rows
+                .iter()
+                .map(|&r| t.class_names()[t.class_codes()[r] as usize].clone());
+            columns.push((
+                "Label".into(),
+                Arc::new(StringArray::from_iter_values(label)),
+            ));
+            columns.push((
+                "Attack".into(),
+                Arc::new(StringArray::from_iter_values(class)),
+            ));
+        }
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_size(group)
+            .build();
+        let mut out = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        out
+    };
+    vec![write(false, true, 4), write(true, false, 64)]
+}
+
 /// A tiny meta-model and a detector adapted from it, as file bytes.
 fn meta_seeds() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let t = synthetic();
@@ -338,6 +408,21 @@ fn detector() {
     smoke("detector", &meta_seeds().1, true, entries::detector);
 }
 
+#[test]
+fn plain_forest() {
+    smoke(
+        "plain_forest",
+        &plain_forest_seeds(),
+        true,
+        entries::plain_forest,
+    );
+}
+
+#[test]
+fn parquet() {
+    smoke("parquet", &parquet_seeds(), false, entries::parquet);
+}
+
 /// Writes the seed corpora for cargo-fuzz under `METAFOREST_FUZZ_CORPUS` (one folder per target).
 #[test]
 #[ignore = "writes files; run on demand"]
@@ -355,6 +440,8 @@ fn write_seed_corpora() {
         ("forest_from_bytes", forest_seeds()),
         ("meta_model", meta),
         ("detector", det),
+        ("plain_forest", plain_forest_seeds()),
+        ("parquet", parquet_seeds()),
     ] {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).unwrap();

@@ -45,17 +45,23 @@ pub fn read_parquet(
         .filter(|&i| !matches!(plan.actions[i], Action::Skip))
         .collect();
     let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| invalid(path, e))?;
+    let reader = guarded(path, || {
+        builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| invalid(path, e))
+    })?;
     let mut state = State::new(path, schema, plan, encoders, options.non_finite);
     let max_rows = options.max_rows.unwrap_or(usize::MAX);
-    for batch in reader {
+    let mut reader = reader;
+    loop {
         if state.rows >= max_rows {
             break;
         }
+        let Some(batch) = guarded(path, || Ok(reader.next()))? else {
+            break;
+        };
         let batch = batch.map_err(|e| invalid(path, e))?;
         let take = batch.num_rows().min(max_rows - state.rows);
         state.push_batch(&batch.slice(0, take), &read, encoders)?;
@@ -77,7 +83,25 @@ pub(crate) fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>>
             }
         }
     })?;
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(path, e))
+    guarded(path, || {
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(path, e))
+    })
+}
+
+/// Runs a call into the Parquet decoder, turning a panic on a malformed file (the decoder has some, e.g.
+/// in its footer parsing) into an error naming the file.
+pub(crate) fn guarded<T>(path: &Path, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(invalid(
+            path,
+            format!("malformed file (the decoder failed: {why})"),
+        ))
+    })
 }
 
 /// The file's column names, trimmed (matched as CSV header names are).

@@ -9,7 +9,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{FlowsError, Result};
-use crate::parquet::{column_names, invalid, is_text, open, text_at};
+use crate::parquet::{column_names, guarded, invalid, is_text, open, text_at};
 use crate::row_reader::{Kept, MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, UNKNOWN_CODE};
@@ -229,7 +229,14 @@ impl ParquetRowReader {
             return None;
         }
         while self.at >= self.batch_rows {
-            match self.batches.next()? {
+            let next = match guarded(&self.origin, || Ok(self.batches.next())) {
+                Ok(next) => next,
+                Err(e) => {
+                    self.ended = true;
+                    return Some(Err(e));
+                }
+            };
+            match next? {
                 Ok(batch) => {
                     if let Err(e) = self.load(batch) {
                         self.ended = true;
@@ -334,10 +341,12 @@ fn plan(
         slot[i] = Some(k);
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
-    let batches = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(|e| invalid(path, e))?;
+    let batches = guarded(path, || {
+        builder
+            .with_projection(mask)
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| invalid(path, e))
+    })?;
     Ok((slot, batches))
 }
