@@ -278,7 +278,7 @@ fn summarise_files(args: &DataArgs) -> CmdResult {
     if let Some(path) = &args.input.schema {
         let schema = Schema::from_path(path)?;
         for p in &args.inputs {
-            println!("  {}: {}", p.display(), describe_columns(p, &schema)?);
+            println!("  {} columns: {}", p.display(), describe_columns(p, &schema)?);
         }
     }
     let t = &set.table;
