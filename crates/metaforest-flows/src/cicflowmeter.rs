@@ -570,8 +570,10 @@ pub fn read_mapped_csv(
     }
     let mut table = TableBuilder::new(target);
     let mut row = vec![0.0; target.len()];
+    let mut rows = 0usize;
     while let Some(r) = reader.next_row(&mut row) {
         let r = r?;
+        crate::reader::check_row_cap(path, r.line, &mut rows)?;
         table.push(&row, r.label.unwrap_or(0), r.class.as_deref());
     }
     let domain = path

@@ -801,8 +801,10 @@ pub fn read_conn_log(path: impl AsRef<Path>, target: &[ColumnSpec]) -> Result<Fl
     let mut reader = ConnLogReader::new(open_maybe_gzip(path)?, path, target)?;
     let mut table = TableBuilder::new(target);
     let mut row = vec![0.0; target.len()];
+    let mut rows = 0usize;
     while let Some(r) = reader.next_row(&mut row) {
         let r = r?;
+        crate::reader::check_row_cap(path, r.line, &mut rows)?;
         let label = r.label.ok_or_else(|| FlowsError::MissingColumn {
             path: path.to_owned(),
             column: "label".into(),
