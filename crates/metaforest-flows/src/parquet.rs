@@ -89,9 +89,27 @@ pub(crate) fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>>
 }
 
 /// Runs a call into the Parquet decoder, turning a panic on a malformed file (the decoder has some, e.g.
-/// in its footer parsing) into an error naming the file.
+/// in its footer parsing) into an error naming the file. The panic's message goes into the error, not
+/// through the panic hook to standard error.
 pub(crate) fn guarded<T>(path: &Path, decode: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
+    use std::cell::Cell;
+    use std::sync::Once;
+    thread_local! {
+        static DECODING: Cell<bool> = const { Cell::new(false) };
+    }
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !DECODING.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = DECODING.with(|d| d.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode));
+    DECODING.with(|d| d.set(was));
+    result.unwrap_or_else(|panic| {
         let why = panic
             .downcast_ref::<&str>()
             .map(|s| s.to_string())

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use metaforest_flows::parquet::read_parquet;
+use metaforest_flows::parquet::{read_parquet, ParquetRowReader};
 use metaforest_flows::{
     read_csv, ColumnSpec, Encoders, FlowsError, ReadOptions, RowFormat, Schema,
 };
@@ -272,4 +272,42 @@ fn parquet_by_name_reads_nf_v2_columns_from_files_only() {
     let input: Box<dyn std::io::BufRead + Send> = Box::new(&b""[..]);
     let err = format.reader(input, "<stdin>", &target).err().unwrap();
     assert!(err.to_string().contains("not from a stream"), "{err}");
+}
+
+/// The Parquet decoder panics on some corrupt footers; every such file is an error naming it, never a panic.
+#[test]
+fn a_corrupt_footer_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    write_parquet(&good, &batch(), 2);
+    let bytes = std::fs::read(&good).unwrap();
+    let target = vec![ColumnSpec::numeric("bytes"), ColumnSpec::numeric("dur")];
+    let bad = dir.path().join("bad.parquet");
+    // Each byte of the footer (the last 8 bytes are its length and the magic) set to 0xff in turn.
+    let footer_len =
+        u32::from_le_bytes(bytes[bytes.len() - 8..bytes.len() - 4].try_into().unwrap());
+    let footer = bytes.len() - 8 - footer_len as usize..bytes.len() - 8;
+    let mut decoder_failures = 0;
+    for at in footer {
+        let mut v = bytes.clone();
+        v[at] = 0xff;
+        std::fs::write(&bad, &v).unwrap();
+        let opened = std::panic::catch_unwind(|| {
+            let mut rows = ParquetRowReader::open(&bad, &schema(), &target)?;
+            let mut out = vec![0.0; target.len()];
+            while let Some(row) = rows.next_row(&mut out) {
+                row?;
+            }
+            Ok::<_, FlowsError>(())
+        });
+        let result =
+            opened.unwrap_or_else(|_| panic!("footer byte {at} set to 0xff: a panic escaped"));
+        if let Err(e) = result {
+            let text = e.to_string();
+            assert!(text.contains("bad.parquet"), "{text}");
+            decoder_failures += usize::from(text.contains("the decoder failed"));
+        }
+    }
+    // The decoder does panic on some of them (the guard is what turns those into errors).
+    assert!(decoder_failures > 0);
 }

@@ -278,7 +278,11 @@ fn summarise_files(args: &DataArgs) -> CmdResult {
     if let Some(path) = &args.input.schema {
         let schema = Schema::from_path(path)?;
         for p in &args.inputs {
-            println!("  {} columns: {}", p.display(), describe_columns(p, &schema)?);
+            println!(
+                "  {} columns: {}",
+                p.display(),
+                describe_columns(p, &schema)?
+            );
         }
     }
     let t = &set.table;
