@@ -64,6 +64,15 @@ pub fn read_parquet(
         };
         let batch = batch.map_err(|e| invalid(path, e))?;
         let take = batch.num_rows().min(max_rows - state.rows);
+        if state.rows + take > options.row_cap {
+            return Err(FlowsError::TooLarge {
+                path: path.to_owned(),
+                // Rows are numbered as in a CSV export with a header: the first over the cap.
+                line: options.row_cap as u64 + 2,
+                what: "number of data rows",
+                limit: options.row_cap as u64,
+            });
+        }
         state.push_batch(&batch.slice(0, take), &read, encoders)?;
     }
     state.finish(path, options, encoders)

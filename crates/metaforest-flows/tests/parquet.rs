@@ -311,3 +311,36 @@ fn a_corrupt_footer_is_an_error_not_a_panic() {
     // The decoder does panic on some of them (the guard is what turns those into errors).
     assert!(decoder_failures > 0);
 }
+
+#[test]
+fn the_row_cap_applies_to_parquet_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("five.parquet");
+    write_parquet(&path, &batch(), 2);
+    let capped = ReadOptions {
+        row_cap: 4,
+        ..options("five")
+    };
+    let err = read_parquet(&path, &schema(), &mut Encoders::new(), &capped).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FlowsError::TooLarge {
+                line: 6,
+                limit: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let fits = ReadOptions {
+        row_cap: 5,
+        ..options("five")
+    };
+    assert_eq!(
+        read_parquet(&path, &schema(), &mut Encoders::new(), &fits)
+            .unwrap()
+            .n_rows(),
+        5
+    );
+}
