@@ -28,6 +28,7 @@ mod error;
 pub mod init;
 pub mod io;
 pub mod learner;
+mod linfa_impl;
 mod model;
 pub mod network;
 pub mod params;

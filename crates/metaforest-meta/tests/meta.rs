@@ -66,6 +66,13 @@ fn adapt_predicts_probabilities_and_rejects_bad_supports() {
     let test = t.features().select(Axis(0), &held[100..400]);
     let p = det.predict_proba(test.view());
     assert_eq!(p.len(), 300);
+    // Through linfa's trait: the same verdicts as Detector::predict.
+    let through_linfa: ndarray::Array1<usize> = linfa::traits::Predict::predict(&det, &test);
+    let direct = det.predict(test.view());
+    assert!(through_linfa
+        .iter()
+        .zip(&direct)
+        .all(|(&a, &b)| a == usize::from(b)));
     assert!(p.iter().all(|p| p.is_finite() && (0.0..=1.0).contains(p)));
     let w = det.task_weights();
     assert!(
