@@ -484,6 +484,21 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Counts one more row of a table read whole (Zeek, CICFlowMeter) and stops at [`DEFAULT_ROW_CAP`], so a
+/// small compressed file cannot fill the memory.
+pub(crate) fn check_row_cap(path: &Path, line: u64, rows: &mut usize) -> Result<()> {
+    *rows += 1;
+    if *rows > DEFAULT_ROW_CAP {
+        return Err(FlowsError::TooLarge {
+            path: path.to_owned(),
+            line,
+            what: "number of data rows",
+            limit: DEFAULT_ROW_CAP as u64,
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -848,19 +863,4 @@ attack = "attack_class"
             Err(FlowsError::FileNotFound { .. })
         ));
     }
-}
-
-/// Counts one more row of a table read whole (Zeek, CICFlowMeter) and stops at [`DEFAULT_ROW_CAP`], so a
-/// small compressed file cannot fill the memory.
-pub(crate) fn check_row_cap(path: &Path, line: u64, rows: &mut usize) -> Result<()> {
-    *rows += 1;
-    if *rows > DEFAULT_ROW_CAP {
-        return Err(FlowsError::TooLarge {
-            path: path.to_owned(),
-            line,
-            what: "number of data rows",
-            limit: DEFAULT_ROW_CAP as u64,
-        });
-    }
-    Ok(())
 }
