@@ -7,6 +7,8 @@ use crate::network::Mlp;
 
 /// Rows scored together: enough independent sums to hide the addition latency, few enough to stay in registers.
 const TILE: usize = 32;
+/// Fewer rows than this go row by row: a tile costs about as much as this many rows scored one at a time.
+const SMALL_TILE: usize = 8;
 
 /// `mlp`'s output for each of `rows` (all of width `n_in`), row-major: `rows.len()` × the last layer's width.
 pub fn forward_rows<const N_IN: usize>(mlp: &Mlp, rows: &[[f32; N_IN]]) -> Vec<f32> {
@@ -20,9 +22,20 @@ pub fn forward_rows<const N_IN: usize>(mlp: &Mlp, rows: &[[f32; N_IN]]) -> Vec<f
         .max()
         .unwrap_or(N_IN);
     // Feature-major tiles: `h[i * TILE + k]` is input `i` of the tile's row `k`.
-    let mut h = vec![0f32; widest * TILE];
-    let mut next = vec![0f32; widest * TILE];
+    // Allocated on the first tiled pass only (a batch of a few rows never needs them).
+    let (mut h, mut next) = (Vec::new(), Vec::new());
     for (tile, out) in rows.chunks(TILE).zip(out.chunks_mut(TILE * n_out)) {
+        if tile.len() < SMALL_TILE {
+            // A tile computes all its lanes: for a few rows, row by row is less work (same bits either way).
+            for (row, o) in tile.iter().zip(out.chunks_mut(n_out)) {
+                o.copy_from_slice(&mlp.forward(row));
+            }
+            continue;
+        }
+        if h.is_empty() {
+            h = vec![0f32; widest * TILE];
+            next = vec![0f32; widest * TILE];
+        }
         for (k, row) in tile.iter().enumerate() {
             for (i, &v) in row.iter().enumerate() {
                 h[i * TILE + k] = v;
@@ -79,7 +92,8 @@ mod tests {
     fn same_bits_as_the_row_by_row_forward() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let mlp = random_mlp(&mut rng, &[40, 64, 64, 2]);
-        // 75 rows: two full tiles and a partial one; some inputs exactly zero, negative zero or large.
+        // 75 rows: two full tiles and a partial one (tiled); 69: a partial tile of 5 rows (row by row); some
+        // inputs exactly zero, negative zero or large.
         let rows: Vec<[f32; 40]> = (0..75)
             .map(|r| {
                 std::array::from_fn(|i| match (r + i) % 11 {
@@ -90,7 +104,14 @@ mod tests {
                 })
             })
             .collect();
-        let batch = forward_rows(&mlp, &rows);
+        for n in [75, 69] {
+            check_rows(&mlp, &rows[..n]);
+        }
+        assert!(forward_rows(&mlp, &[] as &[[f32; 40]]).is_empty());
+    }
+
+    fn check_rows(mlp: &Mlp, rows: &[[f32; 40]]) {
+        let batch = forward_rows(mlp, rows);
         for (r, row) in rows.iter().enumerate() {
             let one = mlp.forward(row);
             for (j, v) in one.iter().enumerate() {
@@ -101,6 +122,5 @@ mod tests {
                 );
             }
         }
-        assert!(forward_rows(&mlp, &[] as &[[f32; 40]]).is_empty());
     }
 }
