@@ -10,65 +10,68 @@ const TILE: usize = 32;
 /// Fewer rows than this go row by row: a tile costs about as much as this many rows scored one at a time.
 const SMALL_TILE: usize = 8;
 
-/// `mlp`'s output for each of `rows` (all of width `n_in`), row-major: `rows.len()` × the last layer's width.
-pub fn forward_rows<const N_IN: usize>(mlp: &Mlp, rows: &[[f32; N_IN]]) -> Vec<f32> {
-    let n_out = mlp.layers.last().map_or(N_IN, |(_, b)| b.len());
-    let mut out = vec![0f32; rows.len() * n_out];
-    let widest = mlp
-        .layers
-        .iter()
-        .map(|(_, b)| b.len())
-        .chain([N_IN])
-        .max()
-        .unwrap_or(N_IN);
-    // Feature-major tiles: `h[i * TILE + k]` is input `i` of the tile's row `k`.
-    // Allocated on the first tiled pass only (a batch of a few rows never needs them).
-    let (mut h, mut next) = (Vec::new(), Vec::new());
-    for (tile, out) in rows.chunks(TILE).zip(out.chunks_mut(TILE * n_out)) {
-        if tile.len() < SMALL_TILE {
-            // A tile computes all its lanes: for a few rows, row by row is less work (same bits either way).
-            for (row, o) in tile.iter().zip(out.chunks_mut(n_out)) {
-                o.copy_from_slice(&mlp.forward(row));
+impl Mlp {
+    /// The output for each of `rows` (all of width `n_in`), row-major: `rows.len()` × the last layer's width.
+    pub(crate) fn forward_rows<const N_IN: usize>(&self, rows: &[[f32; N_IN]]) -> Vec<f32> {
+        let mlp = self;
+        let n_out = mlp.layers.last().map_or(N_IN, |(_, b)| b.len());
+        let mut out = vec![0f32; rows.len() * n_out];
+        let widest = mlp
+            .layers
+            .iter()
+            .map(|(_, b)| b.len())
+            .chain([N_IN])
+            .max()
+            .unwrap_or(N_IN);
+        // Feature-major tiles: `h[i * TILE + k]` is input `i` of the tile's row `k`.
+        // Allocated on the first tiled pass only (a batch of a few rows never needs them).
+        let (mut h, mut next) = (Vec::new(), Vec::new());
+        for (tile, out) in rows.chunks(TILE).zip(out.chunks_mut(TILE * n_out)) {
+            if tile.len() < SMALL_TILE {
+                // A tile computes all its lanes: for a few rows, row by row is less work (same bits either way).
+                for (row, o) in tile.iter().zip(out.chunks_mut(n_out)) {
+                    o.copy_from_slice(&mlp.forward(row));
+                }
+                continue;
             }
-            continue;
-        }
-        if h.is_empty() {
-            h = vec![0f32; widest * TILE];
-            next = vec![0f32; widest * TILE];
-        }
-        for (k, row) in tile.iter().enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                h[i * TILE + k] = v;
+            if h.is_empty() {
+                h = vec![0f32; widest * TILE];
+                next = vec![0f32; widest * TILE];
             }
-        }
-        let mut width = N_IN;
-        for (l, (w, b)) in mlp.layers.iter().enumerate() {
-            let relu = l + 1 < mlp.layers.len();
-            for (o, &bias) in b.iter().enumerate() {
-                let weights = &w[o * width..(o + 1) * width];
-                // `Iterator::sum` over f32 starts from -0.0 and adds left to right; so does this, per row.
-                let mut acc = [-0.0f32; TILE];
-                for (&wi, hi) in weights.iter().zip(h.chunks_exact(TILE)) {
-                    for (a, &x) in acc.iter_mut().zip(hi) {
-                        *a += wi * x;
+            for (k, row) in tile.iter().enumerate() {
+                for (i, &v) in row.iter().enumerate() {
+                    h[i * TILE + k] = v;
+                }
+            }
+            let mut width = N_IN;
+            for (l, (w, b)) in mlp.layers.iter().enumerate() {
+                let relu = l + 1 < mlp.layers.len();
+                for (o, &bias) in b.iter().enumerate() {
+                    let weights = &w[o * width..(o + 1) * width];
+                    // `Iterator::sum` over f32 starts from -0.0 and adds left to right; so does this, per row.
+                    let mut acc = [-0.0f32; TILE];
+                    for (&wi, hi) in weights.iter().zip(h.chunks_exact(TILE)) {
+                        for (a, &x) in acc.iter_mut().zip(hi) {
+                            *a += wi * x;
+                        }
+                    }
+                    let dst = &mut next[o * TILE..(o + 1) * TILE];
+                    for k in 0..TILE {
+                        let v = bias + acc[k];
+                        dst[k] = if relu { v.max(0.0) } else { v };
                     }
                 }
-                let dst = &mut next[o * TILE..(o + 1) * TILE];
-                for k in 0..TILE {
-                    let v = bias + acc[k];
-                    dst[k] = if relu { v.max(0.0) } else { v };
+                width = b.len();
+                std::mem::swap(&mut h, &mut next);
+            }
+            for (k, o) in out.chunks_mut(n_out).enumerate() {
+                for (j, v) in o.iter_mut().enumerate() {
+                    *v = h[j * TILE + k];
                 }
             }
-            width = b.len();
-            std::mem::swap(&mut h, &mut next);
         }
-        for (k, o) in out.chunks_mut(n_out).enumerate() {
-            for (j, v) in o.iter_mut().enumerate() {
-                *v = h[j * TILE + k];
-            }
-        }
+        out
     }
-    out
 }
 
 #[cfg(test)]
@@ -107,11 +110,11 @@ mod tests {
         for n in [75, 69] {
             check_rows(&mlp, &rows[..n]);
         }
-        assert!(forward_rows(&mlp, &[] as &[[f32; 40]]).is_empty());
+        assert!(mlp.forward_rows(&[] as &[[f32; 40]]).is_empty());
     }
 
     fn check_rows(mlp: &Mlp, rows: &[[f32; 40]]) {
-        let batch = forward_rows(mlp, rows);
+        let batch = mlp.forward_rows(rows);
         for (r, row) in rows.iter().enumerate() {
             let one = mlp.forward(row);
             for (j, v) in one.iter().enumerate() {

@@ -166,7 +166,8 @@ impl MlpMetaLearner {
 impl MetaLearner for MlpMetaLearner {
     fn score_rows(&self, rows: &[[f32; WEIGHT_IN]]) -> Vec<(f32, f32)> {
         match &self.weight {
-            Some(m) => crate::batch::forward_rows(m, rows)
+            Some(m) => m
+                .forward_rows(rows)
                 .chunks(2)
                 .map(|o| (o[0], o[1]))
                 .collect(),
