@@ -211,3 +211,19 @@ impl FlowsError {
         )
     }
 }
+
+/// Opens `path` for reading; a missing file is [`FlowsError::FileNotFound`], any other failure an I/O error naming it.
+pub(crate) fn open_file(path: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            FlowsError::FileNotFound {
+                path: path.to_owned(),
+            }
+        } else {
+            FlowsError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}

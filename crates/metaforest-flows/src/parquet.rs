@@ -80,18 +80,7 @@ pub fn read_parquet(
 
 /// Opens a Parquet file and reads its footer.
 pub(crate) fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>> {
-    let file = File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            FlowsError::FileNotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            FlowsError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
+    let file = crate::error::open_file(path)?;
     guarded(path, || {
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| invalid(path, e))
     })

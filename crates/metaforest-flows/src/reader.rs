@@ -83,18 +83,7 @@ pub fn read_csv(
     options: &ReadOptions,
 ) -> Result<FlowTable> {
     let path = path.as_ref();
-    let file = File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            FlowsError::FileNotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            FlowsError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
+    let file = crate::error::open_file(path)?;
     read_csv_from(file, path, schema, encoders, options)
 }
 

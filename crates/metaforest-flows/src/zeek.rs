@@ -14,7 +14,6 @@
 //! TSV files join the last three fields with three spaces instead of a tab, which is undone here.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -186,18 +185,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> FlowsError + '_ {
 
 /// Opens a file for reading, decompressing gzip (detected by its magic bytes).
 pub fn open_maybe_gzip(path: &Path) -> Result<Box<dyn BufRead + Send>> {
-    let file = File::open(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            FlowsError::FileNotFound {
-                path: path.to_owned(),
-            }
-        } else {
-            FlowsError::Io {
-                path: path.to_owned(),
-                source,
-            }
-        }
-    })?;
+    let file = crate::error::open_file(path)?;
     wrap_maybe_gzip(file, path)
 }
 
