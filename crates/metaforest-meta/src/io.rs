@@ -150,6 +150,28 @@ pub(crate) fn invalid(path: &Path, kind: Kind, reason: String) -> MetaError {
     }
 }
 
+/// `value` in `kind`'s container (file bytes); `what` names it in an encoding error.
+pub(crate) fn encode<T: Serialize>(kind: Kind, value: &T, what: &str) -> Result<Vec<u8>> {
+    kind.container()
+        .encode(value)
+        .map_err(|e| file_error(Path::new(what), kind, e))
+}
+
+/// Decodes a `kind` file from `r` and runs `check` on it before anything uses it; `origin` names the source.
+pub(crate) fn decode_checked<T: serde::de::DeserializeOwned>(
+    kind: Kind,
+    r: &mut impl Read,
+    origin: &Path,
+    check: impl FnOnce(&T) -> std::result::Result<(), String>,
+) -> Result<T> {
+    let value: T = kind
+        .container()
+        .decode(r)
+        .map_err(|e| file_error(origin, kind, e))?;
+    check(&value).map_err(|reason| invalid(origin, kind, reason))?;
+    Ok(value)
+}
+
 pub(crate) fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, bytes).map_err(|source| MetaError::Io {
         path: path.to_path_buf(),
@@ -268,10 +290,7 @@ impl Detector {
     /// The adapted detector in the file format: it carries its known forests and feature space, so it scores
     /// flows on its own.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Kind::Detector
-            .container()
-            .encode(self)
-            .map_err(|e| file_error(Path::new("<detector>"), Kind::Detector, e))
+        encode(Kind::Detector, self, "<detector>")
     }
 
     /// A stable identifier for output a SIEM joins on: the 64-bit FNV-1a hash of the detector's file payload,
@@ -299,14 +318,6 @@ impl Detector {
     }
 
     fn read_from(r: &mut impl Read, origin: &Path) -> Result<Self> {
-        let kind = Kind::Detector;
-        let detector: Detector = kind
-            .container()
-            .decode(r)
-            .map_err(|e| file_error(origin, kind, e))?;
-        detector
-            .validate()
-            .map_err(|reason| invalid(origin, kind, reason))?;
-        Ok(detector)
+        decode_checked(Kind::Detector, r, origin, Detector::validate)
     }
 }

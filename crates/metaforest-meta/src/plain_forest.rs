@@ -9,7 +9,7 @@ use metaforest_forest::Forest;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MetaError, Result};
-use crate::io::{file_error, invalid, open, save_bytes, Kind};
+use crate::io::{decode_checked, encode, open, save_bytes, Kind};
 use crate::space::FeatureSpace;
 
 /// A benign-vs-attack forest and the columns it was fitted on.
@@ -60,10 +60,7 @@ impl PlainForest {
 
     /// The forest and its feature space in the file format.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        Kind::PlainForest
-            .container()
-            .encode(self)
-            .map_err(|e| file_error(Path::new("<plain forest>"), Kind::PlainForest, e))
+        encode(Kind::PlainForest, self, "<plain forest>")
     }
 
     /// Saves to `path` (see [`PlainForest::to_bytes`]).
@@ -83,15 +80,7 @@ impl PlainForest {
     }
 
     fn read_from(r: &mut impl Read, origin: &Path) -> Result<Self> {
-        let kind = Kind::PlainForest;
-        let plain: PlainForest = kind
-            .container()
-            .decode(r)
-            .map_err(|e| file_error(origin, kind, e))?;
-        plain
-            .check()
-            .map_err(|reason| invalid(origin, kind, reason))?;
-        Ok(plain)
+        decode_checked(Kind::PlainForest, r, origin, PlainForest::check)
     }
 }
 
