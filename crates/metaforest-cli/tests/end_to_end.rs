@@ -5,30 +5,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use metaforest_flows::datasets::{has_nf_v2, load_nf_v2, NF_V2_FEATURES};
 use metaforest_flows::synthetic::generate;
 use metaforest_flows::{FlowTable, SyntheticConfig};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metaforest"))
-}
+mod common;
+use common::{bin, run};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    if !out.status.success() {
-        panic!(
-            "{cmd:?} failed\nstdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out
 }
 
 /// The held-out domain's table and the flags that train on the other three.

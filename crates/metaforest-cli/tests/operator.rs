@@ -4,32 +4,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use metaforest_flows::datasets::NF_V2_FEATURES;
 use metaforest_flows::synthetic::generate;
 use metaforest_flows::{FlowTable, SyntheticConfig};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metaforest"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\nstdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn fails(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("binary runs");
-    assert!(!out.status.success(), "{cmd:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{bin, fails, run};
 
 /// Synthetic flows in the NF-v2 feature space (`networks` simulated networks).
 fn flows(networks: usize, rows: usize) -> FlowTable {

@@ -10,22 +10,11 @@ use metaforest_flows::datasets::NF_V2_FEATURES;
 use metaforest_flows::synthetic::generate;
 use metaforest_flows::SyntheticConfig;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metaforest"))
-}
+mod common;
+use common::{bin, run as ok};
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("binary runs")
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 struct Fixture {

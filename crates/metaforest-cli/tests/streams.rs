@@ -4,26 +4,15 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
 
 use metaforest_flows::datasets::NF_V2_FEATURES;
 use metaforest_flows::synthetic::generate;
 use metaforest_flows::{FlowTable, SyntheticConfig};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_metaforest"))
-}
-
-fn ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{bin, run as ok};
 
 struct Fixture {
     _dir: tempfile::TempDir,
