@@ -1,11 +1,12 @@
 //! [`ParquetRowReader`]: a Parquet flow file as a stream of rows mapped onto a target feature space, read
 //! one row group (Arrow batch) at a time. The Parquet side of [`RowFormat`](crate::RowFormat).
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{FlowsError, Result};
@@ -80,7 +81,15 @@ impl ParquetRowReader {
         }
         let label_at = schema.label_column().and_then(find);
         let class_at = schema.class_column().and_then(find);
-        let (slot, batches) = plan(path, &sources, label_at, class_at, &[], header.len())?;
+        let (slot, batches) = plan(
+            builder,
+            path,
+            &sources,
+            label_at,
+            class_at,
+            &[],
+            header.len(),
+        )?;
         Ok(Self {
             origin: path.to_owned(),
             schema: schema.clone(),
@@ -303,6 +312,7 @@ impl RowReader for ParquetRowReader {
         }
         let kept = Kept::new(&self.origin, names, &self.names)?;
         let (slot, batches) = plan(
+            open(&self.origin)?,
             &self.origin,
             &self.sources,
             self.label_at,
@@ -321,9 +331,10 @@ impl RowReader for ParquetRowReader {
     }
 }
 
-/// The file columns to decode (target sources, label, class and `extra`) and a batch reader projecting them;
-/// `slot[i]` is file column `i`'s place among the decoded ones.
+/// The file columns to decode (target sources, label, class and `extra`) and a batch reader of `builder`'s file
+/// projecting them; `slot[i]` is file column `i`'s place among the decoded ones.
 fn plan(
+    builder: ParquetRecordBatchReaderBuilder<File>,
     path: &Path,
     sources: &[Option<usize>],
     label_at: Option<usize>,
@@ -331,7 +342,6 @@ fn plan(
     extra: &[usize],
     n_columns: usize,
 ) -> Result<(Vec<Option<usize>>, ParquetRecordBatchReader)> {
-    let builder = open(path)?;
     let mut read: Vec<usize> = sources.iter().flatten().copied().collect();
     read.extend(label_at.iter().chain(&class_at).chain(extra));
     read.sort_unstable();
