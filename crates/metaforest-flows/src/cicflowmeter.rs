@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{FlowsError, Result};
 use crate::lines::{Next, RecordReader, DEFAULT_MAX_RECORD_BYTES};
+use crate::number::plain_decimal;
 use crate::row_reader::{Kept, MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, FlowTable, UNKNOWN_CODE};
@@ -202,6 +203,8 @@ pub struct CsvRowReader<R: BufRead> {
     class_at: Option<usize>,
     record: csv::ByteRecord,
     last_line: u64,
+    /// A missing-value token reads as a plain decimal, so every field is checked against the tokens first.
+    missing_looks_numeric: bool,
 }
 
 impl<R: BufRead> RowReader for CsvRowReader<R> {
@@ -373,7 +376,12 @@ impl<R: BufRead> CsvRowReader<R> {
         let label_at = schema.label_column().and_then(|c| index.get(c).copied());
         let class_at = schema.class_column().and_then(|c| index.get(c).copied());
         let last_line = records.line();
+        let missing_looks_numeric = schema
+            .missing
+            .iter()
+            .any(|m| plain_decimal(m.as_bytes()).is_some());
         Ok(Self {
+            missing_looks_numeric,
             records,
             max_record_bytes,
             ended: false,
@@ -465,6 +473,11 @@ impl<R: BufRead> CsvRowReader<R> {
     }
 
     fn number(&self, i: usize) -> Result<f64> {
+        if !self.missing_looks_numeric {
+            if let Some(v) = plain_decimal(self.record[i].trim_ascii()) {
+                return Ok(v);
+            }
+        }
         let t = self.field(i)?;
         if self.schema.missing.iter().any(|m| m == t) || t.is_empty() {
             return Ok(f64::NAN);

@@ -18,6 +18,7 @@ mod error;
 mod gzip;
 mod header;
 mod lines;
+mod number;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 #[cfg(feature = "parquet")]

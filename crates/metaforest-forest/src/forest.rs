@@ -415,26 +415,72 @@ impl Forest {
     /// large inputs, sequential for small ones; identical numbers either way.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
         self.check_features(x.ncols())?;
-        let (c, nf) = (self.n_classes, self.n_features);
-        let n = x.nrows();
-        if n == 0 {
-            return Ok(Array2::zeros((0, c)));
-        }
+        let c = self.n_classes;
         // Row-major input is read in place; any other layout is copied once.
         let x = x.as_standard_layout();
         let rows = x.as_slice().expect("standard layout is contiguous");
-        let mut out = vec![0.0; n * c];
+        let out = self.by_blocks(rows, x.nrows(), c, |r, o| self.predict_block(r, o));
+        Ok(Array2::from_shape_vec((x.nrows(), c), out).expect("n * c values"))
+    }
+
+    /// Class probabilities and leaf indices (as [`predict_proba`](Self::predict_proba) and
+    /// [`apply`](Self::apply) return them, to the bit) from one walk of the trees.
+    pub fn predict_proba_with_leaves(
+        &self,
+        x: ArrayView2<'_, f64>,
+    ) -> Result<(Array2<f64>, Array2<u32>)> {
+        self.check_features(x.ncols())?;
+        let (n, c, t) = (x.nrows(), self.n_classes, self.trees.len());
+        let x = x.as_standard_layout();
+        let rows = x.as_slice().expect("standard layout is contiguous");
+        let mut proba = vec![0.0; n * c];
+        let mut leaves = vec![0u32; n * t];
+        let block = |((rows, leaves), proba): ((&[f64], &mut [u32]), &mut [f64])| {
+            self.leaves_block(rows, leaves, Some(proba));
+        };
         if n < PARALLEL_MIN_ROWS {
-            self.predict_block(rows, &mut out);
+            block(((rows, &mut leaves), &mut proba));
         } else {
-            let block = n
-                .div_ceil(BLOCKS_PER_THREAD * rayon::current_num_threads())
-                .clamp(PREDICT_BLOCK_MIN, PREDICT_BLOCK_MAX);
-            out.par_chunks_mut(block * c)
-                .zip(rows.par_chunks(block * nf))
-                .for_each(|(o, r)| self.predict_block(r, o));
+            let size = self.block_rows(n);
+            rows.par_chunks(size * self.n_features)
+                .zip(leaves.par_chunks_mut(size * t))
+                .zip(proba.par_chunks_mut(size * c))
+                .for_each(block);
         }
-        Ok(Array2::from_shape_vec((n, c), out).expect("n * c values"))
+        Ok((
+            Array2::from_shape_vec((n, c), proba).expect("n * c values"),
+            Array2::from_shape_vec((n, t), leaves).expect("n * t values"),
+        ))
+    }
+
+    /// Rows per parallel block for `n` rows.
+    fn block_rows(&self, n: usize) -> usize {
+        n.div_ceil(BLOCKS_PER_THREAD * rayon::current_num_threads())
+            .clamp(PREDICT_BLOCK_MIN, PREDICT_BLOCK_MAX)
+    }
+
+    /// `block(rows, out)` over the row-major `rows` (`n` of them, `per_row` outputs each): in
+    /// parallel blocks for large inputs, on the calling thread for small ones.
+    fn by_blocks<O: Copy + Default + Send>(
+        &self,
+        rows: &[f64],
+        n: usize,
+        per_row: usize,
+        block: impl Fn(&[f64], &mut [O]) + Sync,
+    ) -> Vec<O> {
+        let mut out = vec![O::default(); n * per_row];
+        if n == 0 || per_row == 0 {
+            return out;
+        }
+        if n < PARALLEL_MIN_ROWS {
+            block(rows, &mut out);
+        } else {
+            let size = self.block_rows(n);
+            out.par_chunks_mut(size * per_row)
+                .zip(rows.par_chunks(size * self.n_features))
+                .for_each(|(o, r)| block(r, o));
+        }
+        out
     }
 
     /// Most probable class per row (lowest class index on ties).
@@ -477,21 +523,66 @@ impl Forest {
     /// The leaf index each row lands in, per tree: `rows × n_trees`.
     pub fn apply(&self, x: ArrayView2<'_, f64>) -> Result<Array2<u32>> {
         self.check_features(x.ncols())?;
-        let n = x.nrows();
         let t = self.trees.len();
-        let mut out = vec![0u32; n * t];
-        let work = |(r, o): (usize, &mut [u32])| {
-            let row: Vec<f64> = x.row(r).to_vec();
-            for (slot, tree) in o.iter_mut().zip(&self.trees) {
-                *slot = tree.leaf_index(&row) as u32;
+        let x = x.as_standard_layout();
+        let rows = x.as_slice().expect("standard layout is contiguous");
+        let out = self.by_blocks(rows, x.nrows(), t, |r, o| self.leaves_block(r, o, None));
+        Ok(Array2::from_shape_vec((x.nrows(), t), out).expect("n * t values"))
+    }
+
+    /// Writes the leaf index of each of the row-major `rows` in every tree into `out` (`n_trees`
+    /// per row), and with `proba` (zeroed, `n_classes` per row) the class probabilities, through
+    /// the prediction plan where the forest has one.
+    fn leaves_block(&self, rows: &[f64], out: &mut [u32], mut proba: Option<&mut [f64]>) {
+        let (t, c) = (self.trees.len(), self.n_classes);
+        if let Some(plan) = self.plan.get(&self.trees, self.n_features) {
+            let sorted = out.len() / t >= SORT_MIN_ROWS && t > 1;
+            plan.leaves_block(rows, out, sorted, None);
+            if let Some(proba) = proba.as_deref_mut() {
+                plan.add_leaves(out, proba);
             }
-        };
-        if n < PARALLEL_MIN_ROWS {
-            out.chunks_mut(t).enumerate().for_each(work);
+            // The plan keeps the trees' node layout: a leaf's position is its node in the tree.
+            for row in out.chunks_exact_mut(t) {
+                for (slot, tree) in row.iter_mut().zip(&self.trees) {
+                    *slot = tree.nodes[*slot as usize].child;
+                }
+            }
         } else {
-            out.par_chunks_mut(t).enumerate().for_each(work);
+            for (o, row) in out
+                .chunks_exact_mut(t)
+                .zip(rows.chunks_exact(self.n_features))
+            {
+                for (slot, tree) in o.iter_mut().zip(&self.trees) {
+                    *slot = tree.leaf_index(row) as u32;
+                }
+            }
+            if let Some(proba) = proba.as_deref_mut() {
+                for (p, leaves) in proba.chunks_exact_mut(c).zip(out.chunks_exact(t)) {
+                    for (tree, &leaf) in self.trees.iter().zip(leaves) {
+                        let leaf = leaf as usize;
+                        for (a, v) in p.iter_mut().zip(&tree.values[leaf * c..leaf * c + c]) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
         }
-        Ok(Array2::from_shape_vec((n, t), out).expect("n * t values"))
+        // Scaled after the sum in tree order, as prediction does.
+        if let Some(proba) = proba {
+            let inv = 1.0 / t as f64;
+            proba.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+
+    /// How often each feature is tested on one row's decision paths through every tree
+    /// (`n_features` counts; they sum to the number of steps of [`decision_path`](Self::decision_path)).
+    pub fn path_feature_counts(&self, row: &[f64]) -> Result<Vec<u32>> {
+        self.check_features(row.len())?;
+        let mut counts = vec![0; self.n_features];
+        for t in &self.trees {
+            t.count_path_features(row, &mut counts);
+        }
+        Ok(counts)
     }
 
     /// The decision path of one row through every tree.
@@ -751,6 +842,23 @@ mod tests {
                 .unwrap();
             assert_eq!(one, p.row(i).to_vec());
         }
+        let row = x.row(3).to_vec();
+        let mut by_paths = vec![0u32; 130];
+        for path in forest.decision_path(&row).unwrap() {
+            path.steps.iter().for_each(|s| by_paths[s.feature] += 1);
+        }
+        assert_eq!(forest.path_feature_counts(&row).unwrap(), by_paths);
+        assert!(
+            by_paths.iter().sum::<u32>() >= 4,
+            "every tree splits at least once"
+        );
+        let (p_walked, leaves) = forest.predict_proba_with_leaves(x.view()).unwrap();
+        assert_eq!(p_walked, p);
+        assert_eq!(leaves, forest.apply(x.view()).unwrap());
+        assert_eq!(
+            leaves[[7, 2]] as usize,
+            forest.trees[2].leaf_index(x.row(7).as_slice().unwrap())
+        );
         assert!(accuracy_of(&forest.predict(x.view()).unwrap(), &y) > 0.95);
     }
 
@@ -894,6 +1002,29 @@ mod tests {
                 proba.as_slice().unwrap(),
                 "{n} rows, predict_proba"
             );
+            // Leaves through the plan (each walk, sorted or not) are the trees' own, and
+            // probabilities summed from them are `predict_proba`'s bits.
+            let own: Vec<u32> = rows
+                .chunks_exact(6)
+                .flat_map(|row| forest.trees.iter().map(|t| t.leaf_index(row) as u32))
+                .collect();
+            for walk in [Some(Walk::Branchy), Some(Walk::Lockstep), None] {
+                for sorted in [false, true] {
+                    let mut leaves = vec![0u32; n * 9];
+                    plan.leaves_block(rows, &mut leaves, sorted, walk);
+                    for (row, positions) in leaves.chunks_exact(9).zip(own.chunks_exact(9)) {
+                        for ((pos, tree), leaf) in row.iter().zip(&forest.trees).zip(positions) {
+                            assert_eq!(
+                                tree.nodes[*pos as usize].child, *leaf,
+                                "{n} rows, {walk:?}"
+                            );
+                        }
+                    }
+                }
+            }
+            let (p, leaves) = forest.predict_proba_with_leaves(x_n).unwrap();
+            assert_eq!(leaves.as_slice().unwrap(), own, "{n} rows, apply");
+            assert_eq!(p, proba, "{n} rows, predict_proba_with_leaves");
             // One row at a time goes through the plan too.
             let mut one = vec![0.0; 2];
             for (i, row) in rows.chunks_exact(6).enumerate() {

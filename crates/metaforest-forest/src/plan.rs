@@ -255,13 +255,13 @@ impl Plan {
         at
     }
 
-    /// Leaf nodes that [`LOCKSTEP_ROWS`] rows of ranks reach in tree `t`, the rows stepped side
-    /// by side; a row at its leaf stays there until all are done.
+    /// Where in `nodes` the leaves that [`LOCKSTEP_ROWS`] rows of ranks reach in tree `t` are, the
+    /// rows stepped side by side; a row at its leaf stays there until all are done.
     fn leaves_lockstep<const W: usize, const MISSING: bool>(
         &self,
         t: usize,
         rows: &[[u8; W]],
-    ) -> [u32; LOCKSTEP_ROWS] {
+    ) -> [usize; LOCKSTEP_ROWS] {
         let root = self.roots[t];
         let mut at = [root; LOCKSTEP_ROWS];
         let mut node = [self.nodes[root]; LOCKSTEP_ROWS];
@@ -278,7 +278,7 @@ impl Plan {
                 live |= !leaf;
             }
             if !live {
-                return node;
+                return at;
             }
         }
     }
@@ -299,8 +299,8 @@ impl Plan {
                 .zip(ranks.chunks_exact(LOCKSTEP_ROWS))
             {
                 let leaves = self.leaves_lockstep::<W, MISSING>(t, group);
-                for (a, leaf) in acc.chunks_exact_mut(c).zip(leaves) {
-                    self.add_leaf(leaf, a);
+                for (a, at) in acc.chunks_exact_mut(c).zip(leaves) {
+                    self.add_leaf(self.nodes[at], a);
                 }
             }
             done = ranks.len() / LOCKSTEP_ROWS * LOCKSTEP_ROWS;
@@ -316,6 +316,41 @@ impl Plan {
         }
         for (acc, r) in out[done * c..].chunks_exact_mut(c).zip(&ranks[done..]) {
             self.add_leaf(self.nodes[self.leaf_position::<W, MISSING>(t, r)], acc);
+        }
+    }
+
+    /// Records, for each row of `ranks`, the position (from the tree's root) of its leaf in tree
+    /// `t` at `out[row * n_trees + t]`: the walks of [`add_tree`](Self::add_tree), keeping the leaf.
+    fn tree_leaves<const W: usize, const MISSING: bool>(
+        &self,
+        t: usize,
+        walk: Walk,
+        ranks: &[[u8; W]],
+        out: &mut [u32],
+    ) {
+        let n_trees = self.roots.len();
+        let root = self.roots[t];
+        let mut record = |row: usize, at: usize| out[row * n_trees + t] = (at - root) as u32;
+        let mut done = 0;
+        if walk == Walk::Lockstep {
+            for (g, group) in ranks.chunks_exact(LOCKSTEP_ROWS).enumerate() {
+                let leaves = self.leaves_lockstep::<W, MISSING>(t, group);
+                for (j, at) in leaves.into_iter().enumerate() {
+                    record(g * LOCKSTEP_ROWS + j, at);
+                }
+            }
+            done = ranks.len() / LOCKSTEP_ROWS * LOCKSTEP_ROWS;
+        }
+        if walk == Walk::Branchy {
+            for (g, pair) in ranks.chunks_exact(2).enumerate() {
+                let (a, b) = self.leaf_positions_pair::<W, MISSING>(t, &pair[0], &pair[1]);
+                record(2 * g, a);
+                record(2 * g + 1, b);
+            }
+            done = ranks.len() / 2 * 2;
+        }
+        for (row, r) in ranks.iter().enumerate().skip(done) {
+            record(row, self.leaf_position::<W, MISSING>(t, r));
         }
     }
 
@@ -366,6 +401,48 @@ impl Plan {
         }
     }
 
+    /// Records the leaf each of the row-major `rows` reaches in every tree, as its node's position
+    /// from the tree's root, at `out[row * n_trees + tree]`; rows ranked, sorted and walked as in
+    /// [`predict_block`](Self::predict_block), so the leaves are the ones prediction adds.
+    pub(crate) fn leaves_block(
+        &self,
+        rows: &[f64],
+        out: &mut [u32],
+        sorted: bool,
+        forced: Option<Walk>,
+    ) {
+        if self.starts.len() - 1 <= 64 {
+            self.leaves_padded::<64>(rows, out, sorted, forced);
+        } else {
+            self.leaves_padded::<{ MAX_FEATURES + 1 }>(rows, out, sorted, forced);
+        }
+    }
+
+    /// Adds, per row, the distributions of the leaves [`leaves_block`](Self::leaves_block) found
+    /// (`positions`, `n_trees` per row) into `out` (`n_classes` per row), in tree order.
+    pub(crate) fn add_leaves(&self, positions: &[u32], out: &mut [f64]) {
+        let n_trees = self.roots.len();
+        for (acc, row) in out
+            .chunks_exact_mut(self.n_classes)
+            .zip(positions.chunks_exact(n_trees))
+        {
+            for (&root, &at) in self.roots.iter().zip(row) {
+                self.add_leaf(self.nodes[root + at as usize], acc);
+            }
+        }
+    }
+
+    /// The ranks of the row-major `rows`, and whether any value is missing.
+    fn ranks<const W: usize>(&self, rows: &[f64]) -> (Vec<[u8; W]>, bool) {
+        let nf = self.starts.len() - 1;
+        let mut ranks = vec![[0u8; W]; rows.len() / nf];
+        let mut any_missing = false;
+        for (row, r) in rows.chunks_exact(nf).zip(&mut ranks) {
+            any_missing |= self.rank_row(row, &mut r[..nf]);
+        }
+        (ranks, any_missing)
+    }
+
     fn predict_padded<const W: usize>(
         &self,
         rows: &[f64],
@@ -373,39 +450,58 @@ impl Plan {
         sorted: bool,
         forced: Option<Walk>,
     ) {
-        let nf = self.starts.len() - 1;
-        let mut ranks = vec![[0u8; W]; rows.len() / nf];
-        let mut any_missing = false;
-        for (row, r) in rows.chunks_exact(nf).zip(&mut ranks) {
-            any_missing |= self.rank_row(row, &mut r[..nf]);
-        }
+        let (ranks, any_missing) = self.ranks::<W>(rows);
+        let c = self.n_classes;
         // Blocks without missing values (nearly all) skip the missing-value test at every node.
         if any_missing {
-            self.walk_ranked::<W, true>(&ranks, out, sorted, forced);
+            self.walk_ranked::<W, true, f64>(&ranks, out, c, sorted, forced, |t, w, r, o| {
+                self.add_tree::<W, true>(t, w, r, o)
+            });
         } else {
-            self.walk_ranked::<W, false>(&ranks, out, sorted, forced);
+            self.walk_ranked::<W, false, f64>(&ranks, out, c, sorted, forced, |t, w, r, o| {
+                self.add_tree::<W, false>(t, w, r, o)
+            });
         }
     }
 
-    fn walk_ranked<const W: usize, const MISSING: bool>(
+    fn leaves_padded<const W: usize>(
         &self,
-        ranks: &[[u8; W]],
-        out: &mut [f64],
+        rows: &[f64],
+        out: &mut [u32],
         sorted: bool,
         forced: Option<Walk>,
     ) {
+        let (ranks, any_missing) = self.ranks::<W>(rows);
+        let n_trees = self.roots.len();
+        if any_missing {
+            self.walk_ranked::<W, true, u32>(&ranks, out, n_trees, sorted, forced, |t, w, r, o| {
+                self.tree_leaves::<W, true>(t, w, r, o)
+            });
+        } else {
+            self.walk_ranked::<W, false, u32>(
+                &ranks,
+                out,
+                n_trees,
+                sorted,
+                forced,
+                |t, w, r, o| self.tree_leaves::<W, false>(t, w, r, o),
+            );
+        }
+    }
+
+    /// Walks every tree over `ranks` with `per_tree`, `c` outputs per row (see `walk::walk_trees`).
+    fn walk_ranked<const W: usize, const MISSING: bool, O: Copy + Default>(
+        &self,
+        ranks: &[[u8; W]],
+        out: &mut [O],
+        c: usize,
+        sorted: bool,
+        forced: Option<Walk>,
+        per_tree: impl Fn(usize, Walk, &[[u8; W]], &mut [O]),
+    ) {
         let first_leaf = |r: &[[u8; W]]| self.leaf_position::<W, MISSING>(0, &r[0]);
         let sort_key: Option<SortKey<'_, [u8; W]>> = sorted.then_some(&first_leaf);
-        let (c, n_trees) = (self.n_classes, self.roots.len());
-        walk_trees(
-            ranks,
-            out,
-            c,
-            n_trees,
-            sort_key,
-            forced,
-            |t, walk, ranks, out| self.add_tree::<W, MISSING>(t, walk, ranks, out),
-        );
+        walk_trees(ranks, out, c, self.roots.len(), sort_key, forced, per_tree);
     }
 
     /// Bytes the plan occupies (nodes, thresholds and the leaf table).

@@ -74,7 +74,7 @@ impl WalkChooser {
 pub(crate) type SortKey<'a, T> = &'a dyn Fn(&[T]) -> usize;
 
 /// Adds the leaf distributions of trees `0..n_trees` for a block of rows (of equal width) into
-/// `out` (`c` per row, zeroed by the caller), tree by tree: the part of a tree the rows visit is read
+/// `out` (`c` per row, zeroed by the caller), or records the rows' leaves there (`c` = `n_trees`), tree by tree: the part of a tree the rows visit is read
 /// from memory once and then served from cache, and per row the sum still runs in tree order, so
 /// the result is bit-identical whichever walk `add_tree(tree, walk, rows, out)` is told to use.
 ///
@@ -82,17 +82,17 @@ pub(crate) type SortKey<'a, T> = &'a dyn Fn(&[T]) -> usize;
 /// rows that share a leaf are alike in the features that matter, so they tend to take the same
 /// turns in the other trees too, and walked one after another the CPU predicts those turns instead
 /// of missing half of them (NF-v2: 1.3-1.4x). Results go back to the rows' own places.
-pub(crate) fn walk_trees<T: Copy>(
+pub(crate) fn walk_trees<T: Copy, O: Copy + Default>(
     rows: &[T],
-    out: &mut [f64],
+    out: &mut [O],
     c: usize,
     n_trees: usize,
     sort_key: Option<SortKey<'_, T>>,
     forced: Option<Walk>,
-    add_tree: impl Fn(usize, Walk, &[T], &mut [f64]),
+    add_tree: impl Fn(usize, Walk, &[T], &mut [O]),
 ) {
     let mut chooser = WalkChooser::new(forced);
-    let mut run = |rows: &[T], out: &mut [f64]| {
+    let mut run = |rows: &[T], out: &mut [O]| {
         for t in 0..n_trees {
             let walk = chooser.next();
             let started = chooser.timing().then(Instant::now);
@@ -117,7 +117,7 @@ pub(crate) fn walk_trees<T: Copy>(
         let i = i as usize;
         sorted_rows.extend_from_slice(&rows[i * width..(i + 1) * width]);
     }
-    let mut sorted_out = vec![0.0; out.len()];
+    let mut sorted_out = vec![O::default(); out.len()];
     run(&sorted_rows, &mut sorted_out);
     for (&(_, i), acc) in order.iter().zip(sorted_out.chunks_exact(c)) {
         let i = i as usize;

@@ -5,6 +5,7 @@
 //! of the prior head are likewise a batch over features, so no padding to a maximum feature count is needed.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use metaforest_forest::Forest;
 use ndarray::{ArrayView2, Axis};
@@ -70,6 +71,10 @@ pub fn attack_probs(forest: &Forest, x: ArrayView2<f64>) -> Vec<f64> {
     let p = forest
         .predict_proba(x)
         .expect("feature width checked before scoring");
+    attack_column(p.view())
+}
+
+fn attack_column(p: ArrayView2<f64>) -> Vec<f64> {
     if p.ncols() < 2 {
         return vec![0.0; p.nrows()];
     }
@@ -125,12 +130,18 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
+/// (support flows, attack flows among them) in one leaf, if any support flow lands there.
+type Occupant = Option<(f32, f32)>;
+
 /// Per tree: leaf id → (support flows in that leaf, attack flows among them). This is the "which support flows share
 /// the query's leaves" evidence: a known forest's partition used as a similarity kernel on the new domain. A
 /// `BTreeMap`, so a saved detector's bytes do not depend on hashing order.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LeafOccupancy {
     per_tree: Vec<BTreeMap<u32, (f32, f32)>>,
+    /// `per_tree` as arrays indexed by leaf, built on first lookup (derived: not saved).
+    #[serde(skip)]
+    by_leaf: OnceLock<Vec<Vec<Occupant>>>,
 }
 
 impl LeafOccupancy {
@@ -147,7 +158,10 @@ impl LeafOccupancy {
                 e.1 += attack;
             }
         }
-        Self { per_tree }
+        Self {
+            per_tree,
+            by_leaf: OnceLock::new(),
+        }
     }
 
     /// Number of trees it covers.
@@ -155,13 +169,36 @@ impl LeafOccupancy {
         self.per_tree.len()
     }
 
-    /// (fraction of trees whose leaf holds a support flow, attack share of the support flows in those leaves).
-    fn lookup(&self, leaves: impl Iterator<Item = u32>) -> (f64, f64) {
+    /// The per-tree maps as arrays indexed by leaf, each as long as `forest`'s tree has leaves (a leaf a flow can
+    /// reach; larger ids, which only a damaged file could hold, can never match and are left out).
+    fn by_leaf(&self, forest: &Forest) -> &[Vec<Occupant>] {
+        self.by_leaf.get_or_init(|| {
+            self.per_tree
+                .iter()
+                .zip(forest.trees())
+                .map(|(m, tree)| {
+                    let mut table = vec![None; tree.n_leaves()];
+                    for (&leaf, &v) in m {
+                        if let Some(slot) = table.get_mut(leaf as usize) {
+                            *slot = Some(v);
+                        }
+                    }
+                    table
+                })
+                .collect()
+        })
+    }
+
+    /// (fraction of trees whose leaf holds a support flow, attack share of the support flows in those leaves), for
+    /// a flow's leaves in `forest`, the forest this occupancy was counted in.
+    fn lookup(&self, forest: &Forest, leaves: impl Iterator<Item = u32>) -> (f64, f64) {
+        let by_leaf = self.by_leaf(forest);
         let (mut occupied, mut count, mut attacks) = (0.0, 0.0, 0.0);
         let mut n = 0.0;
         for (t, leaf) in leaves.enumerate() {
             n += 1.0;
-            if let Some(&(c, a)) = self.per_tree.get(t).and_then(|m| m.get(&leaf)) {
+            let entry = by_leaf.get(t).and_then(|m| m.get(leaf as usize));
+            if let Some(&Some((c, a))) = entry {
                 occupied += 1.0;
                 count += c as f64;
                 attacks += a as f64;
@@ -504,11 +541,15 @@ pub fn query_evidence(
 ) -> QueryEvidence {
     let nf = forests.len();
     let nq = x.nrows();
-    let probs: Vec<Vec<f64>> = forests.iter().map(|f| attack_probs(f, x)).collect();
-    let leaves: Vec<_> = forests
+    let (probs, leaves): (Vec<Vec<f64>>, Vec<_>) = forests
         .iter()
-        .map(|f| f.apply(x).expect("feature width checked before scoring"))
-        .collect();
+        .map(|f| {
+            let (p, leaves) = f
+                .predict_proba_with_leaves(x)
+                .expect("feature width checked before scoring");
+            (attack_column(p.view()), leaves)
+        })
+        .unzip();
     let local = nf - 1;
     let mut rows = Vec::with_capacity(nq * nf);
     for q in 0..nq {
@@ -518,7 +559,7 @@ pub fn query_evidence(
             let p = probs[f][q];
             let (occ, vote) = evidence[f]
                 .occupancy
-                .lookup(leaves[f].row(q).iter().copied());
+                .lookup(forests[f], leaves[f].row(q).iter().copied());
             let edges = edges_of(forests[f]);
             let outside = row
                 .iter()

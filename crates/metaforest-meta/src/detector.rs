@@ -293,58 +293,76 @@ impl Detector {
 
     /// Which forests and features drove the decision on one flow.
     pub fn explain(&self, row: &[f64]) -> Result<Explanation> {
-        if row.len() != self.adapter.n_features {
-            return Err(MetaError::FeatureMismatch {
+        let x = ArrayView2::from_shape((1, row.len()), row).map_err(|_| {
+            MetaError::FeatureMismatch {
                 expected: self.adapter.n_features,
                 got: row.len(),
+            }
+        })?;
+        Ok(self.explain_rows(x)?.remove(0))
+    }
+
+    /// [`explain`](Self::explain) for every flow of `x`, from one pass over them (the scores are
+    /// [`predict_proba`](Self::predict_proba)'s).
+    pub fn explain_rows(&self, x: ArrayView2<f64>) -> Result<Vec<Explanation>> {
+        if x.ncols() != self.adapter.n_features {
+            return Err(MetaError::FeatureMismatch {
+                expected: self.adapter.n_features,
+                got: x.ncols(),
             });
         }
-        let x = ArrayView2::from_shape((1, row.len()), row).expect("row shape");
+        if x.nrows() == 0 {
+            return Ok(Vec::new());
+        }
         let (q, out) = self.outputs(x);
         let nf = q.n_forests;
-        let e: Vec<f64> = if self.adapter.heads.weight.is_some() {
-            mixture_weights(&out)
+        let learned = self.adapter.heads.weight.is_some();
+        let scores = if learned {
+            combine(&out, &Self::flat_probs(&q), nf)
         } else {
-            (0..nf).map(|f| (f == nf - 1) as u8 as f64).collect()
+            q.probs[nf - 1].clone()
         };
-        let z: f64 = e.iter().sum();
         let names = self.forest_names();
-        let forests: Vec<ForestContribution> = (0..nf)
-            .map(|f| ForestContribution {
-                forest: names[f].clone(),
-                weight: e[f] / z,
-                attack_probability: q.probs[f][0],
-            })
-            .collect();
-        let score = self.predict_proba(x)[0];
-        let top = forests
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.weight.total_cmp(&b.1.weight))
-            .map(|(i, _)| i)
-            .unwrap_or(nf - 1);
-        let mut counts = vec![0.0; self.adapter.n_features];
-        let mut steps = 0.0;
-        for path in self.forests()[top].decision_path(row)? {
-            for step in path.steps {
-                counts[step.feature] += 1.0;
-                steps += 1.0;
-            }
+        let all = self.forests();
+        let mut explained = Vec::with_capacity(x.nrows());
+        for (r, (row, score)) in x.rows().into_iter().zip(scores).enumerate() {
+            let e: Vec<f64> = if learned {
+                mixture_weights(&out[r * nf..(r + 1) * nf])
+            } else {
+                (0..nf).map(|f| (f == nf - 1) as u8 as f64).collect()
+            };
+            let z: f64 = e.iter().sum();
+            let forests: Vec<ForestContribution> = (0..nf)
+                .map(|f| ForestContribution {
+                    forest: names[f].clone(),
+                    weight: e[f] / z,
+                    attack_probability: q.probs[f][r],
+                })
+                .collect();
+            let top = forests
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.weight.total_cmp(&b.1.weight))
+                .map(|(i, _)| i)
+                .unwrap_or(nf - 1);
+            let counts = all[top].path_feature_counts(&row.to_vec())?;
+            let steps = f64::from(counts.iter().sum::<u32>());
+            let mut top_features: Vec<(usize, f64)> = counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c > 0)
+                .map(|(j, &c)| (j, f64::from(c) / steps))
+                .collect();
+            top_features.sort_by(|a, b| b.1.total_cmp(&a.1));
+            top_features.truncate(8);
+            explained.push(Explanation {
+                score,
+                attack: score >= self.threshold,
+                forests,
+                top_features,
+            });
         }
-        let mut top_features: Vec<(usize, f64)> = counts
-            .iter()
-            .enumerate()
-            .filter(|(_, &c)| c > 0.0)
-            .map(|(j, &c)| (j, c / steps))
-            .collect();
-        top_features.sort_by(|a, b| b.1.total_cmp(&a.1));
-        top_features.truncate(8);
-        Ok(Explanation {
-            score,
-            attack: score >= self.threshold,
-            forests,
-            top_features,
-        })
+        Ok(explained)
     }
 }
 

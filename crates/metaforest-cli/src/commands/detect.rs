@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use metaforest_eval::metrics::Confusion;
 use metaforest_flows::{MappedRow, RowReader};
-use metaforest_meta::Detector;
+use metaforest_meta::{Detector, Explanation};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -117,29 +117,38 @@ impl FromStr for MalformedLimit {
     }
 }
 
-/// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool; chunks are concatenated in order, so
-/// the output does not depend on the thread count.
+/// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool, with their explanations when `explain`;
+/// chunks are concatenated in order, so the output does not depend on the thread count.
 fn score_parallel(
     det: &Detector,
     buf: &[f64],
     n: usize,
     nf: usize,
-) -> Result<Vec<f64>, ndarray::ShapeError> {
+    explain: bool,
+) -> Result<(Vec<f64>, Vec<Explanation>), Box<dyn std::error::Error + Send + Sync>> {
     let chunk = (n / (2 * rayon::current_num_threads())).max(32);
     let starts: Vec<usize> = (0..n).step_by(chunk).collect();
-    let parts: Vec<Result<Vec<f64>, ndarray::ShapeError>> = starts
+    type Part = Result<(Vec<f64>, Vec<Explanation>), Box<dyn std::error::Error + Send + Sync>>;
+    let parts: Vec<Part> = starts
         .par_iter()
         .map(|&a| {
             let b = (a + chunk).min(n);
             let x = ArrayView2::from_shape((b - a, nf), &buf[a * nf..b * nf])?;
-            Ok(det.predict_proba(x))
+            if explain {
+                let ex = det.explain_rows(x)?;
+                Ok((ex.iter().map(|e| e.score).collect(), ex))
+            } else {
+                Ok((det.predict_proba(x), Vec::new()))
+            }
         })
         .collect();
-    let mut out = Vec::with_capacity(n);
+    let (mut scores, mut explained) = (Vec::with_capacity(n), Vec::new());
     for p in parts {
-        out.extend(p?);
+        let (s, e) = p?;
+        scores.extend(s);
+        explained.extend(e);
     }
-    Ok(out)
+    Ok((scores, explained))
 }
 
 /// Fields every output row may carry; a kept input column must not take one of their names.
@@ -295,7 +304,9 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
             }
         }
         if metas.len() >= batch || (end && !metas.is_empty()) {
-            let scores = score_parallel(det, &buf, metas.len(), nf)?;
+            let wants_reasons = matches!(args.reasons, Some(n) if n > 0);
+            let (scores, explained) = score_parallel(det, &buf, metas.len(), nf, wants_reasons)
+                .map_err(|e| e.to_string())?;
             let labelled = *has_label.get_or_insert(metas[0].label.is_some());
             if !header_written {
                 if args.output == OutputFormat::Csv {
@@ -334,8 +345,8 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
                 let reasons = match args.reasons {
                     Some(n) if n > 0 => {
                         let r = &buf[i * nf..(i + 1) * nf];
-                        let ex = det.explain(r)?;
-                        ex.top_features
+                        explained[i]
+                            .top_features
                             .iter()
                             .take(n)
                             .map(|(j, _)| format!("{}={}", names[*j], r[*j]))
