@@ -91,9 +91,15 @@ fn cdf_position(edges: &[f64], v: f64) -> f64 {
 }
 
 fn out_of_range(edges: &[f64], v: f64) -> bool {
+    let (lo, hi) = training_range(edges);
+    v.is_finite() && (v < lo || v > hi)
+}
+
+/// The range of a feature's bin edges; no value lies outside a feature without edges.
+fn training_range(edges: &[f64]) -> (f64, f64) {
     match (edges.first(), edges.last()) {
-        (Some(&lo), Some(&hi)) if v.is_finite() => v < lo || v > hi,
-        _ => false,
+        (Some(&lo), Some(&hi)) => (lo, hi),
+        _ => (f64::NEG_INFINITY, f64::INFINITY),
     }
 }
 
@@ -551,20 +557,26 @@ pub fn query_evidence(
         })
         .unzip();
     let local = nf - 1;
+    let ranges: Vec<Vec<(f64, f64)>> = forests
+        .iter()
+        .map(|f| edges_of(f).iter().map(|e| training_range(e)).collect())
+        .collect();
+    let n_cols = x.ncols();
+    let x_rows = x.as_standard_layout();
+    let rows_of_x = x_rows.as_slice().expect("standard layout is contiguous");
     let mut rows = Vec::with_capacity(nq * nf);
     for q in 0..nq {
         let mean_p = probs.iter().map(|p| p[q]).sum::<f64>() / nf as f64;
-        let row = x.row(q);
+        let row = &rows_of_x[q * n_cols..(q + 1) * n_cols];
         for f in 0..nf {
             let p = probs[f][q];
             let (occ, vote) = evidence[f]
                 .occupancy
                 .lookup(forests[f], leaves[f].row(q).iter().copied());
-            let edges = edges_of(forests[f]);
             let outside = row
                 .iter()
-                .zip(edges)
-                .filter(|(&v, e)| out_of_range(e, v))
+                .zip(&ranges[f])
+                .filter(|(&v, &(lo, hi))| v.is_finite() && (v < lo || v > hi))
                 .count() as f64
                 / row.len().max(1) as f64;
             let qd = [

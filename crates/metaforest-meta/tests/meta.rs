@@ -123,6 +123,30 @@ fn descriptors_are_finite_for_degenerate_supports() {
 }
 
 #[test]
+fn batch_explanations_are_the_single_row_ones() {
+    let t = table();
+    let (known, held) = split(&t);
+    let model = MetaModel::fit(&known, &small_params()).unwrap();
+    let (sx, sy) = support(&t, &held, 5);
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    // 70 rows: tiled weighting-head passes and a remainder scored row by row.
+    let test = t.features().select(Axis(0), &held[..70]);
+    let batch = det.explain_rows(test.view()).unwrap();
+    let scores = det.predict_proba(test.view());
+    assert_eq!(batch.len(), 70);
+    for (r, e) in batch.iter().enumerate() {
+        assert_eq!(e.score.to_bits(), scores[r].to_bits(), "row {r}");
+        let one = det.explain(test.row(r).as_slice().unwrap()).unwrap();
+        assert_eq!(format!("{e:?}"), format!("{one:?}"), "row {r}");
+        assert!(!e.top_features.is_empty());
+    }
+    assert!(matches!(
+        det.explain_rows(test.slice(ndarray::s![.., ..3])),
+        Err(MetaError::FeatureMismatch { .. })
+    ));
+}
+
+#[test]
 fn save_load_round_trip_gives_identical_predictions_and_damage_is_detected() {
     let t = table();
     let (known, held) = split(&t);

@@ -207,14 +207,220 @@ fn csv_field(v: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-struct Stats {
+/// Rows read and waiting to be scored: values row-major, each row's line and label, and the text of the kept
+/// columns (`nk` per row). Buffers are reused from batch to batch.
+struct Batch {
+    values: Vec<f64>,
+    metas: Vec<MappedRow>,
+    kept: Vec<String>,
+}
+
+impl Batch {
+    fn new(rows: usize, nf: usize, nk: usize) -> Self {
+        Batch {
+            values: Vec::with_capacity(rows * nf),
+            metas: Vec::with_capacity(rows),
+            kept: vec![String::new(); rows * nk],
+        }
+    }
+
+    fn clear(&mut self) {
+        self.values.clear();
+        self.metas.clear();
+    }
+}
+
+/// The input half of a run: fills batches and counts what it read.
+struct Input<'a> {
+    src: Box<dyn RowReader + Send>,
+    args: &'a DetectArgs,
+    row: Vec<f64>,
     read: u64,
     malformed: u64,
+    line_reached: u64,
+    /// Why the run stops early, if it does; rows read before are still scored and written.
+    failure: Option<String>,
+    ended: bool,
+}
+
+impl Input<'_> {
+    /// Reads rows into `batch` until it holds `rows` of them or the input ends.
+    fn fill(&mut self, batch: &mut Batch, rows: usize) {
+        let nk = batch.kept.len() / rows.max(1);
+        while !self.ended && batch.metas.len() < rows {
+            match self.src.next_row(&mut self.row) {
+                None => self.ended = true,
+                Some(Ok(meta)) => {
+                    self.read += 1;
+                    self.line_reached = meta.line;
+                    let at = batch.metas.len() * nk;
+                    for (slot, v) in batch.kept[at..at + nk].iter_mut().zip(self.src.kept()) {
+                        slot.clone_from(v);
+                    }
+                    batch.values.extend_from_slice(&self.row);
+                    batch.metas.push(meta);
+                }
+                Some(Err(e)) if is_fatal(&e) => {
+                    self.failure = Some(e.to_string());
+                    self.ended = true;
+                }
+                Some(Err(e)) => {
+                    self.read += 1;
+                    self.malformed += 1;
+                    self.line_reached = e.line().unwrap_or(self.line_reached);
+                    let limit = self.args.max_malformed;
+                    if limit.exceeded(self.malformed, self.read, false) {
+                        self.failure = Some(format!(
+                            "more than {limit} malformed rows (--max-malformed)"
+                        ));
+                        self.ended = true;
+                    }
+                    let listed = self.args.max_reported as u64;
+                    if self.malformed <= listed {
+                        eprintln!("skipped malformed row: {e}");
+                    } else if self.malformed == listed + 1 {
+                        eprintln!("(further malformed rows are counted, not listed)");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The output half of a run: scores batches, writes their verdicts and counts the alerts.
+struct Output<'a> {
+    det: &'a Detector,
+    args: &'a DetectArgs,
+    names: Vec<String>,
+    keep: Vec<String>,
+    threshold: f64,
+    detector_id: String,
+    out: BufWriter<std::io::Stdout>,
+    header_written: bool,
+    labelled: Option<bool>,
     alerts: u64,
     /// Confusion counts when the input is labelled.
     confusion: Confusion,
-    labelled: u64,
+    with_label: u64,
 }
+
+impl Output<'_> {
+    fn score_and_write(&mut self, batch: &Batch) -> CmdResult {
+        if batch.metas.is_empty() {
+            return Ok(());
+        }
+        let (args, nf, nk) = (self.args, self.names.len(), self.keep.len());
+        let wants_reasons = matches!(args.reasons, Some(n) if n > 0);
+        let (scores, explained) = score_parallel(
+            self.det,
+            &batch.values,
+            batch.metas.len(),
+            nf,
+            wants_reasons,
+        )
+        .map_err(|e| e.to_string())?;
+        let labelled = *self.labelled.get_or_insert(batch.metas[0].label.is_some());
+        let out = &mut self.out;
+        if !self.header_written {
+            if args.output == OutputFormat::Csv {
+                let mut h = String::from("line");
+                for k in &self.keep {
+                    h.push(',');
+                    h.push_str(&csv_field(k));
+                }
+                h.push_str(",score,verdict");
+                if labelled {
+                    h.push_str(",label");
+                }
+                if args.reasons.is_some() {
+                    h.push_str(",reasons");
+                }
+                writeln!(out, "{h}")?;
+            }
+            self.header_written = true;
+        }
+        for (i, (meta, &score)) in batch.metas.iter().zip(&scores).enumerate() {
+            let attack = score >= self.threshold;
+            self.alerts += u64::from(attack);
+            if let Some(l) = meta.label {
+                self.with_label += 1;
+                let c = &mut self.confusion;
+                match (attack, l == 1) {
+                    (true, true) => c.tp += 1,
+                    (true, false) => c.fp += 1,
+                    (false, false) => c.tn += 1,
+                    (false, true) => c.fn_ += 1,
+                }
+            }
+            if args.alerts_only && !attack {
+                continue;
+            }
+            let reasons = match args.reasons {
+                Some(n) if n > 0 => {
+                    let r = &batch.values[i * nf..(i + 1) * nf];
+                    explained[i]
+                        .top_features
+                        .iter()
+                        .take(n)
+                        .map(|(j, _)| format!("{}={}", self.names[*j], r[*j]))
+                        .collect::<Vec<_>>()
+                }
+                _ => Vec::new(),
+            };
+            let kept = &batch.kept[i * nk..(i + 1) * nk];
+            let verdict = if attack { "attack" } else { "benign" };
+            match args.output {
+                OutputFormat::Csv => {
+                    write!(out, "{}", meta.line)?;
+                    for v in kept {
+                        write!(out, ",{}", csv_field(v))?;
+                    }
+                    write!(out, ",{score:.6},{verdict}")?;
+                    if labelled {
+                        match meta.label {
+                            Some(l) => write!(out, ",{l}")?,
+                            None => write!(out, ",")?,
+                        }
+                    }
+                    if args.reasons.is_some() {
+                        write!(out, ",\"{}\"", reasons.join(";"))?;
+                    }
+                    writeln!(out)?;
+                }
+                OutputFormat::Jsonl => {
+                    let mut v = serde_json::json!({
+                        "line": meta.line,
+                        "score": score,
+                        "verdict": verdict,
+                        "threshold": self.threshold,
+                        "detector": self.detector_id,
+                    });
+                    for (k, value) in self.keep.iter().zip(kept) {
+                        v[k] = value.as_str().into();
+                    }
+                    if let Some(l) = meta.label {
+                        v["label"] = l.into();
+                    }
+                    if let Some(c) = &meta.class {
+                        v["class"] = c.clone().into();
+                    }
+                    if args.reasons.is_some() {
+                        v["reasons"] = reasons.into();
+                    }
+                    v["method"] = method_name(self.det).into();
+                    writeln!(out, "{v}")?;
+                }
+            }
+        }
+        // Flush per batch so a downstream reader sees verdicts as they are made.
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Batches at least this large are scored while the next one is read; smaller ones (low-latency runs) one
+/// after the other, where handing work between threads would cost more than the overlap gains.
+const OVERLAP_MIN_BATCH: usize = 64;
 
 pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let start = Instant::now();
@@ -243,196 +449,78 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         OutputFormat::Jsonl => det.id()?,
         OutputFormat::Csv => String::new(),
     };
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let batch = args.batch.max(1);
-    let mut buf: Vec<f64> = Vec::with_capacity(batch * nf);
-    let mut metas: Vec<MappedRow> = Vec::with_capacity(batch);
-    // Kept columns' text, `nk` per row of the batch (buffers reused across batches).
-    let mut kept: Vec<String> = vec![String::new(); batch * nk];
-    let mut row = vec![0.0; nf];
-    let mut stats = Stats {
-        read: 0,
-        malformed: 0,
+    let mut output = Output {
+        det,
+        args: &args,
+        names: names.to_vec(),
+        keep,
+        threshold,
+        detector_id,
+        out: BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        header_written: false,
+        labelled: None,
         alerts: 0,
         confusion: Confusion::default(),
-        labelled: 0,
+        with_label: 0,
     };
-    let mut header_written = false;
-    let mut has_label = None;
-    // Why the run stops early, if it does; rows read before are still scored and written.
-    let mut failure: Option<String> = None;
-    let mut line_reached = 0u64;
-    loop {
-        let next = src.next_row(&mut row);
-        let mut end = next.is_none();
-        match next {
-            None => {}
-            Some(Ok(meta)) => {
-                stats.read += 1;
-                line_reached = meta.line;
-                let at = metas.len() * nk;
-                for (slot, v) in kept[at..at + nk].iter_mut().zip(src.kept()) {
-                    slot.clone_from(v);
-                }
-                buf.extend_from_slice(&row);
-                metas.push(meta);
-            }
-            Some(Err(e)) if is_fatal(&e) => {
-                failure = Some(e.to_string());
-                end = true;
-            }
-            Some(Err(e)) => {
-                stats.read += 1;
-                stats.malformed += 1;
-                line_reached = e.line().unwrap_or(line_reached);
-                if args
-                    .max_malformed
-                    .exceeded(stats.malformed, stats.read, false)
-                {
-                    failure = Some(format!(
-                        "more than {} malformed rows (--max-malformed)",
-                        args.max_malformed
-                    ));
-                    end = true;
-                }
-                if stats.malformed <= args.max_reported as u64 {
-                    eprintln!("skipped malformed row: {e}");
-                } else if stats.malformed == args.max_reported as u64 + 1 {
-                    eprintln!("(further malformed rows are counted, not listed)");
-                }
-            }
-        }
-        if metas.len() >= batch || (end && !metas.is_empty()) {
-            let wants_reasons = matches!(args.reasons, Some(n) if n > 0);
-            let (scores, explained) = score_parallel(det, &buf, metas.len(), nf, wants_reasons)
-                .map_err(|e| e.to_string())?;
-            let labelled = *has_label.get_or_insert(metas[0].label.is_some());
-            if !header_written {
-                if args.output == OutputFormat::Csv {
-                    let mut h = String::from("line");
-                    for k in &keep {
-                        h.push(',');
-                        h.push_str(&csv_field(k));
-                    }
-                    h.push_str(",score,verdict");
-                    if labelled {
-                        h.push_str(",label");
-                    }
-                    if args.reasons.is_some() {
-                        h.push_str(",reasons");
-                    }
-                    writeln!(out, "{h}")?;
-                }
-                header_written = true;
-            }
-            for (i, (meta, &score)) in metas.iter().zip(&scores).enumerate() {
-                let attack = score >= threshold;
-                stats.alerts += u64::from(attack);
-                if let Some(l) = meta.label {
-                    stats.labelled += 1;
-                    let c = &mut stats.confusion;
-                    match (attack, l == 1) {
-                        (true, true) => c.tp += 1,
-                        (true, false) => c.fp += 1,
-                        (false, false) => c.tn += 1,
-                        (false, true) => c.fn_ += 1,
-                    }
-                }
-                if args.alerts_only && !attack {
-                    continue;
-                }
-                let reasons = match args.reasons {
-                    Some(n) if n > 0 => {
-                        let r = &buf[i * nf..(i + 1) * nf];
-                        explained[i]
-                            .top_features
-                            .iter()
-                            .take(n)
-                            .map(|(j, _)| format!("{}={}", names[*j], r[*j]))
-                            .collect::<Vec<_>>()
-                    }
-                    _ => Vec::new(),
-                };
-                let verdict = if attack { "attack" } else { "benign" };
-                match args.output {
-                    OutputFormat::Csv => {
-                        write!(out, "{}", meta.line)?;
-                        for v in &kept[i * nk..(i + 1) * nk] {
-                            write!(out, ",{}", csv_field(v))?;
-                        }
-                        write!(out, ",{score:.6},{verdict}")?;
-                        if labelled {
-                            match meta.label {
-                                Some(l) => write!(out, ",{l}")?,
-                                None => write!(out, ",")?,
-                            }
-                        }
-                        if args.reasons.is_some() {
-                            write!(out, ",\"{}\"", reasons.join(";"))?;
-                        }
-                        writeln!(out)?;
-                    }
-                    OutputFormat::Jsonl => {
-                        let mut v = serde_json::json!({
-                            "line": meta.line,
-                            "score": score,
-                            "verdict": verdict,
-                            "threshold": threshold,
-                            "detector": detector_id,
-                        });
-                        for (k, value) in keep.iter().zip(&kept[i * nk..(i + 1) * nk]) {
-                            v[k] = value.as_str().into();
-                        }
-                        if let Some(l) = meta.label {
-                            v["label"] = l.into();
-                        }
-                        if let Some(c) = &meta.class {
-                            v["class"] = c.clone().into();
-                        }
-                        if args.reasons.is_some() {
-                            v["reasons"] = reasons.into();
-                        }
-                        v["method"] = method_name(det).into();
-                        writeln!(out, "{v}")?;
-                    }
-                }
-            }
-            // Flush per batch so a downstream reader sees verdicts as they are made.
-            out.flush()?;
-            buf.clear();
-            metas.clear();
-        }
-        if end {
-            break;
-        }
+    let mut input = Input {
+        src,
+        args: &args,
+        row: vec![0.0; nf],
+        read: 0,
+        malformed: 0,
+        line_reached: 0,
+        failure: None,
+        ended: false,
+    };
+    let (mut current, mut next) = (Batch::new(batch, nf, nk), Batch::new(batch, nf, nk));
+    input.fill(&mut current, batch);
+    // Each batch is scored and written while the next is read (the verdicts of a batch never wait for the next
+    // batch's rows); the order of rows and outputs is the input's either way.
+    while !current.metas.is_empty() {
+        let (written, ()) = if batch >= OVERLAP_MIN_BATCH {
+            rayon::join(
+                || output.score_and_write(&current).map_err(|e| e.to_string()),
+                || input.fill(&mut next, batch),
+            )
+        } else {
+            let written = output.score_and_write(&current).map_err(|e| e.to_string());
+            (written, input.fill(&mut next, batch))
+        };
+        written?;
+        std::mem::swap(&mut current, &mut next);
+        next.clear();
     }
-    out.flush()?;
-    if failure.is_none()
-        && args
-            .max_malformed
-            .exceeded(stats.malformed, stats.read, true)
-    {
+    output.out.flush()?;
+    let Input {
+        read,
+        malformed,
+        line_reached,
+        mut failure,
+        ..
+    } = input;
+    if failure.is_none() && args.max_malformed.exceeded(malformed, read, true) {
         failure = Some(format!(
-            "{} of {} rows are malformed, more than --max-malformed {} allows",
-            stats.malformed, stats.read, args.max_malformed
+            "{malformed} of {read} rows are malformed, more than --max-malformed {} allows",
+            args.max_malformed
         ));
     }
     let secs = start.elapsed().as_secs_f64();
-    let scored = stats.read - stats.malformed;
+    let scored = read - malformed;
     eprintln!(
         "detect: {} rows read up to line {line_reached}, {} scored, {} malformed (skipped), {} alerts at threshold {:.4} ({}); {:.2} s, {:.0} rows/s",
-        stats.read,
+        read,
         scored,
-        stats.malformed,
-        stats.alerts,
+        malformed,
+        output.alerts,
         threshold,
         method_name(det),
         secs,
         scored as f64 / secs.max(1e-9)
     );
-    if stats.labelled > 0 {
-        let c = &stats.confusion;
+    if output.with_label > 0 {
+        let c = &output.confusion;
         eprintln!(
             "  on the input's labels: macro-F1 {:.3}, detection rate {:.3}, false-alarm rate {:.4} (tp {}, fp {}, tn {}, fn {})",
             c.macro_f1(),
