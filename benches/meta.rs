@@ -1,7 +1,8 @@
 //! Meta-learner timings: meta-training on known domains, and `adapt` (describe, one forward pass, grow the local
 //! forest) at K = 5 and K = 20, alone and with 512 unlabelled flows (`adapt_with_unlabelled`: the local forest is
-//! self-trained on them). Real NF-v2 data when present (three known domains, the fourth held out), the synthetic
-//! networks otherwise. `cargo bench --bench meta`.
+//! self-trained on them); then scoring, the adapted detector beside a plain 100-tree forest (`-- score` runs only
+//! these, after one meta-training). Real NF-v2 data when present (three known domains, the fourth held out), the
+//! synthetic networks otherwise. `cargo bench --bench meta`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use linfa::ParamGuard;
@@ -71,6 +72,43 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.finish();
+
+    // Scoring, side by side with a plain 100-tree forest on the same rows: the detector's forests and its
+    // weighting head against the forest alone, a batch of 1,024 held-out flows and one flow at a time.
+    let mut g = c.benchmark_group(format!("score/{source}"));
+    let (sx, sy) = support(&t, held, 20);
+    let detector = model.adapt(sx.view(), &sy).expect("adapt");
+    let batch: Vec<usize> = (0..1024).map(|i| held[i * held.len() / 1024]).collect();
+    let x = t.features().select(Axis(0), &batch);
+    let first = &d[0].rows;
+    let train: Vec<usize> = (0..20_000)
+        .map(|i| first[i * first.len() / 20_000])
+        .collect();
+    let labels: Vec<u32> = train.iter().map(|&r| t.labels()[r] as u32).collect();
+    let forest = metaforest::forest::ForestParams::new()
+        .n_trees(100)
+        .seed(1)
+        .check()
+        .expect("valid parameters")
+        .fit(t.features().select(Axis(0), &train).view(), &labels)
+        .expect("fit");
+    g.bench_function("forest_100_trees_predict_proba_1024", |b| {
+        b.iter(|| forest.predict_proba(x.view()).expect("predict"))
+    });
+    g.bench_function("detector_predict_proba_1024", |b| {
+        b.iter(|| detector.predict_proba(x.view()))
+    });
+    g.bench_function("detector_explain_rows_1024", |b| {
+        b.iter(|| detector.explain_rows(x.view()).expect("explain"))
+    });
+    let one = x.slice(ndarray::s![..1, ..]);
+    g.bench_function("forest_100_trees_predict_proba_1_row", |b| {
+        b.iter(|| forest.predict_proba(one).expect("predict"))
+    });
+    g.bench_function("detector_predict_proba_1_row", |b| {
+        b.iter(|| detector.predict_proba(one))
+    });
     g.finish();
 }
 

@@ -9,79 +9,107 @@ use crate::network::Mlp;
 
 /// Rows scored together: enough independent sums to hide the addition latency, few enough to stay in registers.
 const TILE: usize = 32;
-/// Fewer rows than this go row by row: a tile costs about as much as this many rows scored one at a time.
-const SMALL_TILE: usize = 8;
+/// Lanes of the tiles that take the rows left over after the full tiles (a single flow's few forest rows): one
+/// vector register.
+const NARROW: usize = 8;
+
+/// One layer over a tile (see [`layer_lanes`]).
+type LayerPass = fn(&[f32], &[f32], &[f32], &mut [f32], bool);
 
 impl Mlp {
     /// The output for each of `rows` (all of width `n_in`), row-major: `rows.len()` × the last layer's width.
     pub(crate) fn forward_rows<const N_IN: usize>(&self, rows: &[[f32; N_IN]]) -> Vec<f32> {
-        let mlp = self;
-        let n_out = mlp.layers.last().map_or(N_IN, |(_, b)| b.len());
+        let n_out = self.layers.last().map_or(N_IN, |(_, b)| b.len());
         let mut out = vec![0f32; rows.len() * n_out];
-        let widest = mlp
-            .layers
-            .iter()
-            .map(|(_, b)| b.len())
-            .chain([N_IN])
-            .max()
-            .unwrap_or(N_IN);
-        // Feature-major tiles: `h[i * TILE + k]` is input `i` of the tile's row `k`.
-        // Allocated on the first tiled pass only (a batch of a few rows never needs them).
         let (mut h, mut next) = (Vec::new(), Vec::new());
-        for (tile, out) in rows.chunks(TILE).zip(out.chunks_mut(TILE * n_out)) {
-            if tile.len() < SMALL_TILE {
-                // A tile computes all its lanes: for a few rows, row by row is less work (same bits either way).
-                for (row, o) in tile.iter().zip(out.chunks_mut(n_out)) {
-                    o.copy_from_slice(&mlp.forward(row));
-                }
-                continue;
-            }
-            if h.is_empty() {
-                h = vec![0f32; widest * TILE];
-                next = vec![0f32; widest * TILE];
-            }
-            for (k, row) in tile.iter().enumerate() {
-                for (i, &v) in row.iter().enumerate() {
-                    h[i * TILE + k] = v;
-                }
-            }
-            let mut width = N_IN;
-            for (l, (w, b)) in mlp.layers.iter().enumerate() {
-                let relu = l + 1 < mlp.layers.len();
-                layer_tile(w, b, &h[..width * TILE], &mut next, relu);
-                width = b.len();
-                std::mem::swap(&mut h, &mut next);
-            }
-            for (k, o) in out.chunks_mut(n_out).enumerate() {
-                for (j, v) in o.iter_mut().enumerate() {
-                    *v = h[j * TILE + k];
-                }
-            }
+        let full = rows.len() / TILE * TILE;
+        let (wide_out, rest_out) = out.split_at_mut(full * n_out);
+        for (tile, o) in rows[..full]
+            .chunks(TILE)
+            .zip(wide_out.chunks_mut(TILE * n_out))
+        {
+            self.tile_pass::<TILE, N_IN>(tile, o, &mut h, &mut next, layer_wide);
+        }
+        for (tile, o) in rows[full..]
+            .chunks(NARROW)
+            .zip(rest_out.chunks_mut(NARROW * n_out))
+        {
+            self.tile_pass::<NARROW, N_IN>(tile, o, &mut h, &mut next, layer_narrow);
         }
         out
     }
+
+    /// Up to `T` rows through every layer, laid side by side: `h[i * T + k]` is input `i` of row `k` (lanes past
+    /// the rows hold whatever the buffers held; their results are not read).
+    fn tile_pass<const T: usize, const N_IN: usize>(
+        &self,
+        tile: &[[f32; N_IN]],
+        out: &mut [f32],
+        h: &mut Vec<f32>,
+        next: &mut Vec<f32>,
+        layer: LayerPass,
+    ) {
+        let widest = self
+            .layers
+            .iter()
+            .map(|(_, b)| b.len())
+            .fold(N_IN, usize::max);
+        if h.len() < widest * T {
+            h.resize(widest * T, 0.0);
+            next.resize(widest * T, 0.0);
+        }
+        for (k, row) in tile.iter().enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                h[i * T + k] = v;
+            }
+        }
+        let mut width = N_IN;
+        for (l, (w, b)) in self.layers.iter().enumerate() {
+            let relu = l + 1 < self.layers.len();
+            layer(w, b, &h[..width * T], next, relu);
+            width = b.len();
+            std::mem::swap(h, next);
+        }
+        let n_out = width;
+        for (k, o) in out.chunks_mut(n_out).enumerate() {
+            for (j, v) in o.iter_mut().enumerate() {
+                *v = h[j * T + k];
+            }
+        }
+    }
 }
 
-/// One layer over a tile: `next[o * TILE + k]` = output `o` of row `k`, from the feature-major inputs `h`.
-///
-/// Compiled again for wider vector units and chosen at run time: the same multiplications and additions in the
-/// same order (no fused multiply-add), so the same bits on every machine, in half the instructions with AVX.
+// Each pass is compiled again for wider vector units and chosen at run time: the same multiplications and
+// additions in the same order (no fused multiply-add), so the same bits on every machine.
+
 #[multiversion(targets("x86_64+avx512f", "x86_64+avx"))]
-fn layer_tile(w: &[f32], b: &[f32], h: &[f32], next: &mut [f32], relu: bool) {
-    let width = h.len() / TILE;
+fn layer_wide(w: &[f32], b: &[f32], h: &[f32], next: &mut [f32], relu: bool) {
+    layer_lanes::<TILE>(w, b, h, next, relu)
+}
+
+#[multiversion(targets("x86_64+avx512f", "x86_64+avx"))]
+fn layer_narrow(w: &[f32], b: &[f32], h: &[f32], next: &mut [f32], relu: bool) {
+    layer_lanes::<NARROW>(w, b, h, next, relu)
+}
+
+/// One layer over a tile of `T` lanes: `next[o * T + k]` = output `o` of row `k`, from the feature-major `h`.
+#[inline(always)]
+fn layer_lanes<const T: usize>(w: &[f32], b: &[f32], h: &[f32], next: &mut [f32], relu: bool) {
+    let width = h.len() / T;
     for (o, &bias) in b.iter().enumerate() {
         let weights = &w[o * width..(o + 1) * width];
-        // `Iterator::sum` over f32 starts from -0.0 and adds left to right; so does this, per row.
-        // Lanes in groups of eight, one vector register each.
-        let mut acc = [[-0.0f32; 8]; TILE / 8];
-        for (&wi, hi) in weights.iter().zip(h.chunks_exact(TILE)) {
+        // `Iterator::sum` over f32 starts from -0.0 and adds left to right; so does this, per row. Lanes in
+        // groups of eight, one vector register each.
+        let mut acc = [[-0.0f32; 8]; 4];
+        let acc = &mut acc[..T / 8];
+        for (&wi, hi) in weights.iter().zip(h.chunks_exact(T)) {
             for (a, x) in acc.iter_mut().zip(hi.chunks_exact(8)) {
                 for j in 0..8 {
                     a[j] += wi * x[j];
                 }
             }
         }
-        let dst = &mut next[o * TILE..(o + 1) * TILE];
+        let dst = &mut next[o * T..(o + 1) * T];
         for (d, &a) in dst.iter_mut().zip(acc.iter().flatten()) {
             let v = bias + a;
             *d = if relu { v.max(0.0) } else { v };
@@ -110,8 +138,8 @@ mod tests {
     fn same_bits_as_the_row_by_row_forward() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let mlp = random_mlp(&mut rng, &[40, 64, 64, 2]);
-        // 75 rows: two full tiles and a partial one (tiled); 69: a partial tile of 5 rows (row by row); some
-        // inputs exactly zero, negative zero or large.
+        // 75 rows: two full tiles and 11 rows left (two narrow tiles); 69: 5 left; 4 and 1: narrow tiles only;
+        // some inputs exactly zero, negative zero or large.
         let rows: Vec<[f32; 40]> = (0..75)
             .map(|r| {
                 std::array::from_fn(|i| match (r + i) % 11 {
@@ -122,7 +150,7 @@ mod tests {
                 })
             })
             .collect();
-        for n in [75, 69] {
+        for n in [75, 69, 4, 1] {
             check_rows(&mlp, &rows[..n]);
         }
         assert!(mlp.forward_rows(&[] as &[[f32; 40]]).is_empty());
