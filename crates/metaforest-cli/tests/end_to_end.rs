@@ -150,12 +150,24 @@ fn train_adapt_detect_stream_rules_explain() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
+    let input_file = dir.path().join("rest.csv");
+    std::fs::write(&input_file, &input).unwrap();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "detect failed: {stderr}");
+    // The same bytes whatever the batch: one row at a time, a few rows (narrow tiles), batches scored while the
+    // next is read, and one batch for the whole input.
+    for batch in ["1", "5", "256", "1000"] {
+        let again = run(bin()
+            .arg("detect")
+            .arg(&detector)
+            .arg(&input_file)
+            .args(["--batch", batch]));
+        assert!(again.stdout == out.stdout, "--batch {batch}");
+    }
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "line,score,verdict,label");
     // Every well-formed input row gives exactly one output row, in order.
