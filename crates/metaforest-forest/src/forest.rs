@@ -579,8 +579,13 @@ impl Forest {
     pub fn path_feature_counts(&self, row: &[f64]) -> Result<Vec<u32>> {
         self.check_features(row.len())?;
         let mut counts = vec![0; self.n_features];
-        for t in &self.trees {
-            t.count_path_features(row, &mut counts);
+        match self.plan.get(&self.trees, self.n_features) {
+            Some(plan) => plan.count_path_features(row, &mut counts),
+            None => {
+                for t in &self.trees {
+                    t.count_path_features(row, &mut counts);
+                }
+            }
         }
         Ok(counts)
     }
@@ -1021,6 +1026,13 @@ mod tests {
                         }
                     }
                 }
+            }
+            for row in rows.chunks_exact(6).take(50) {
+                let mut by_paths = vec![0u32; 6];
+                for path in forest.decision_path(row).unwrap() {
+                    path.steps.iter().for_each(|s| by_paths[s.feature] += 1);
+                }
+                assert_eq!(forest.path_feature_counts(row).unwrap(), by_paths);
             }
             let (p, leaves) = forest.predict_proba_with_leaves(x_n).unwrap();
             assert_eq!(leaves.as_slice().unwrap(), own, "{n} rows, apply");
