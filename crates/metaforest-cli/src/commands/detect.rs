@@ -213,6 +213,8 @@ struct Batch {
     values: Vec<f64>,
     metas: Vec<MappedRow>,
     kept: Vec<String>,
+    /// Kept columns per row.
+    nk: usize,
 }
 
 impl Batch {
@@ -221,6 +223,7 @@ impl Batch {
             values: Vec::with_capacity(rows * nf),
             metas: Vec::with_capacity(rows),
             kept: vec![String::new(); rows * nk],
+            nk,
         }
     }
 
@@ -246,7 +249,7 @@ struct Input<'a> {
 impl Input<'_> {
     /// Reads rows into `batch` until it holds `rows` of them or the input ends.
     fn fill(&mut self, batch: &mut Batch, rows: usize) {
-        let nk = batch.kept.len() / rows.max(1);
+        let nk = batch.nk;
         while !self.ended && batch.metas.len() < rows {
             match self.src.next_row(&mut self.row) {
                 None => self.ended = true,
