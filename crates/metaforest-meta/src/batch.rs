@@ -96,24 +96,57 @@ fn layer_narrow(w: &[f32], b: &[f32], h: &[f32], next: &mut [f32], relu: bool) {
 #[inline(always)]
 fn layer_lanes<const T: usize>(w: &[f32], b: &[f32], h: &[f32], next: &mut [f32], relu: bool) {
     let width = h.len() / T;
-    for (o, &bias) in b.iter().enumerate() {
-        let weights = &w[o * width..(o + 1) * width];
-        // `Iterator::sum` over f32 starts from -0.0 and adds left to right; so does this, per row. Lanes in
-        // groups of eight, one vector register each.
-        let mut acc = [[-0.0f32; 8]; 4];
-        let acc = &mut acc[..T / 8];
-        for (&wi, hi) in weights.iter().zip(h.chunks_exact(T)) {
-            for (a, x) in acc.iter_mut().zip(hi.chunks_exact(8)) {
+    let groups = T / 8;
+    let mut o = 0;
+    // Two outputs at a time: each input lane is loaded once for both, and their sums are independent chains.
+    while o + 2 <= b.len() {
+        let w0 = &w[o * width..][..width];
+        let w1 = &w[(o + 1) * width..][..width];
+        // `Iterator::sum` over f32 starts from -0.0 and adds left to right; so does this, per row and output.
+        // Lanes in groups of eight, one vector register each.
+        let mut a0 = [[-0.0f32; 8]; 4];
+        let mut a1 = [[-0.0f32; 8]; 4];
+        for ((&x0, &x1), hi) in w0.iter().zip(w1).zip(h.chunks_exact(T)) {
+            for ((a0, a1), x) in a0[..groups]
+                .iter_mut()
+                .zip(a1[..groups].iter_mut())
+                .zip(hi.chunks_exact(8))
+            {
                 for j in 0..8 {
-                    a[j] += wi * x[j];
+                    a0[j] += x0 * x[j];
+                    a1[j] += x1 * x[j];
                 }
             }
         }
-        let dst = &mut next[o * T..(o + 1) * T];
-        for (d, &a) in dst.iter_mut().zip(acc.iter().flatten()) {
-            let v = bias + a;
-            *d = if relu { v.max(0.0) } else { v };
+        store(&a0[..groups], b[o], &mut next[o * T..(o + 1) * T], relu);
+        store(
+            &a1[..groups],
+            b[o + 1],
+            &mut next[(o + 1) * T..(o + 2) * T],
+            relu,
+        );
+        o += 2;
+    }
+    if o < b.len() {
+        let w0 = &w[o * width..][..width];
+        let mut a0 = [[-0.0f32; 8]; 4];
+        for (&x0, hi) in w0.iter().zip(h.chunks_exact(T)) {
+            for (a0, x) in a0[..groups].iter_mut().zip(hi.chunks_exact(8)) {
+                for j in 0..8 {
+                    a0[j] += x0 * x[j];
+                }
+            }
         }
+        store(&a0[..groups], b[o], &mut next[o * T..(o + 1) * T], relu);
+    }
+}
+
+/// Bias added after the sum (as [`Mlp::forward`] does), then ReLU on hidden layers.
+#[inline(always)]
+fn store(acc: &[[f32; 8]], bias: f32, dst: &mut [f32], relu: bool) {
+    for (d, &a) in dst.iter_mut().zip(acc.iter().flatten()) {
+        let v = bias + a;
+        *d = if relu { v.max(0.0) } else { v };
     }
 }
 
