@@ -252,12 +252,14 @@ fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
         }
         a.swap(c, p);
         b.swap(c, p);
-        for r in c + 1..n {
-            let f = a[r][c] / a[c][c];
-            for k in c..n {
-                a[r][k] -= f * a[c][k];
+        let (pivot_rows, rest) = a.split_at_mut(c + 1);
+        let pivot = &pivot_rows[c];
+        for (r, row) in rest.iter_mut().enumerate() {
+            let f = row[c] / pivot[c];
+            for (v, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                *v -= f * p;
             }
-            b[r] -= f * b[c];
+            b[c + 1 + r] -= f * b[c];
         }
     }
     let mut x = vec![0.0; n];
@@ -275,7 +277,7 @@ pub fn fit_shift(episodes: &[&CoverageEpisode]) -> Option<CoverageShift> {
         return None;
     }
     let mut mean = vec![0.0; COVERAGE_WIDTH];
-    let mut sq = vec![0.0; COVERAGE_WIDTH];
+    let mut sq = [0.0; COVERAGE_WIDTH];
     for e in episodes {
         for phi in &e.features {
             for j in 0..COVERAGE_WIDTH {
