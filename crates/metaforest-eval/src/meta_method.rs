@@ -149,9 +149,13 @@ impl Method for MetaMethod {
     /// What meta-training kept on this fold, in plain words: whether the weighting head learned or was left at
     /// its anchored weights (META is then close to the local forest alone).
     fn fold_choice(&self) -> Option<String> {
-        self.model
-            .as_ref()
-            .map(|m| m.report().summary(m.params().heads()))
+        self.model.as_ref().map(|m| {
+            let heads = m.report().summary(m.params().heads());
+            match m.coverage() {
+                Some(c) => format!("{heads}; {}", c.summary()),
+                None => heads,
+            }
+        })
     }
     fn score(&self, fold: &Fold, draw: &Draw) -> Result<Scored> {
         let detector = self.detector(fold, draw)?;

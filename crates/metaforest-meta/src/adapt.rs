@@ -7,6 +7,7 @@ use metaforest_forest::Forest;
 use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::coverage::{CoverageShift, CoverageState, RankReference, SupportCoverage};
 use crate::descriptor::{
     feature_inputs, forest_evidence, init_input, task_descriptor, ForestEvidence, ForestFacts,
     Normalizer, Support, SupportStats, TASK_WIDTH,
@@ -49,6 +50,8 @@ pub(crate) struct Adapter {
     pub(crate) space: FeatureSpace,
     /// The known domains' sample the pooled member is grown on (when the parameters ask for that member).
     pub(crate) pooled: Option<PooledSample>,
+    /// The coverage setting's outcome (`Some` only when the parameters asked for it; see [`crate::coverage`]).
+    pub(crate) coverage: Option<CoverageState>,
 }
 
 /// What adapting to one support produced.
@@ -75,6 +78,19 @@ impl Adapter {
     /// Every known forest's index (what a new domain adapts with; meta-training episodes leave their own out).
     pub(crate) fn all_known(&self) -> Vec<usize> {
         (0..self.known.len()).collect()
+    }
+
+    /// The learned coverage shift, when the setting was on and the shift passed its check.
+    pub(crate) fn coverage_shift(&self) -> Option<&CoverageShift> {
+        self.coverage.as_ref()?.shift.as_ref()
+    }
+
+    /// The support in the rank space of the known forests `ids` (what coverage is measured against).
+    pub(crate) fn support_coverage(&self, ids: &[usize], support: Support) -> SupportCoverage {
+        SupportCoverage::new(
+            RankReference::of(&self.known_forests(ids), self.n_features),
+            support,
+        )
     }
 
     pub(crate) fn known_forests(&self, ids: &[usize]) -> Vec<&Forest> {

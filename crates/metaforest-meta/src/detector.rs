@@ -9,6 +9,7 @@ use ndarray::{concatenate, Array2, ArrayView2, Axis};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::adapt::{Adapter, TaskLearner};
+use crate::coverage::{coverage_features, CoverageShift, CoverageState};
 use crate::descriptor::{
     query_evidence, ForestEvidence, Normalizer, QueryEvidence, Support, TASK_WIDTH,
 };
@@ -252,11 +253,33 @@ impl Detector {
             return vec![];
         }
         let (q, out) = self.outputs(x);
-        if self.adapter.heads.weight.is_some() {
+        let p = if self.adapter.heads.weight.is_some() {
             combine(&out, &Self::flat_probs(&q), q.n_forests)
         } else {
             q.probs[q.n_forests - 1].clone()
+        };
+        match self.adapter.coverage_shift() {
+            Some(shift) => self.shift_by_coverage(shift, x, p),
+            None => p,
         }
+    }
+
+    /// `p` shifted by each flow's coverage (how far it lies from the nearest benign and attack support flow).
+    fn shift_by_coverage(
+        &self,
+        shift: &CoverageShift,
+        x: ArrayView2<f64>,
+        p: Vec<f64>,
+    ) -> Vec<f64> {
+        let (sx, sy) = self.support();
+        let cov = self
+            .adapter
+            .support_coverage(&self.adapter.all_known(), Support { x: sx, y: sy });
+        let phi = coverage_features(&cov, x, &p);
+        p.iter()
+            .zip(&phi)
+            .map(|(&p, phi)| shift.apply(p, phi))
+            .collect()
     }
 
     /// 0/1 decisions at [`Detector::threshold`].
@@ -367,6 +390,20 @@ impl Detector {
 }
 
 impl Detector {
+    pub(crate) fn adapter(&self) -> &Adapter {
+        &self.adapter
+    }
+
+    /// The same detector with the coverage state read from its file (the setting is on exactly when there is one).
+    pub(crate) fn with_coverage(mut self, coverage: Option<CoverageState>) -> Self {
+        let mut adapter = Arc::unwrap_or_clone(self.adapter);
+        let gate = coverage.as_ref().map_or_else(Default::default, |c| c.gate);
+        adapter.params.set_coverage(coverage.is_some(), gate);
+        adapter.coverage = coverage;
+        self.adapter = Arc::new(adapter);
+        self
+    }
+
     /// Checks a decoded detector before use (see [`crate::validate`]).
     pub(crate) fn validate(&self) -> Check {
         let a = &self.adapter;
@@ -525,6 +562,8 @@ impl<'de> Deserialize<'de> for Detector {
                 threshold_rule: f.threshold_rule,
                 space: f.space,
                 pooled: f.pooled_sample,
+                // Stored after the detector, and only when the setting was on (`io`: format version 5).
+                coverage: None,
             }),
             local_settings: f.local_settings,
             support_x: f.support_x,

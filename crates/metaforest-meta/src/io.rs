@@ -12,18 +12,23 @@ use std::path::Path;
 use metaforest_forest::container::{write_atomic, Container, ContainerError, HEADER_LEN};
 use serde::{Deserialize, Serialize};
 
+use crate::coverage::CoverageState;
 use crate::detector::Detector;
 use crate::error::{MetaError, Result};
 use crate::model::MetaModel;
 use crate::network::{from_safetensors, to_safetensors, MlpMetaLearner};
 use crate::validate;
 
-/// Current format version of meta-model (`.mf`) and detector (`.mfd`) files.
 /// Current format version of meta-model (`.mf`) and detector (`.mfd`) files. Version 3: both carry their feature
 /// space; a detector also how its threshold was chosen. Version 4: the episode augmentation parameters, whether the
 /// weighting head was left anchored, the pooled member; a detector's threshold basis may be a false-alarm budget with
 /// its evidence ([`crate::ThresholdBasis::FalseAlarmBudget`]).
-pub const FORMAT_VERSION: u32 = 4;
+/// Version 5: version 4 followed by the coverage setting's outcome ([`crate::coverage::CoverageState`]); written
+/// only for models trained with [`crate::MetaParams::coverage_shift`], so every other file is still written, byte
+/// for byte, at version 4 ([`FORMAT_VERSION_WITHOUT_COVERAGE`]). Both are read.
+pub const FORMAT_VERSION: u32 = 5;
+/// The version of meta-model and detector files without a coverage state.
+pub const FORMAT_VERSION_WITHOUT_COVERAGE: u32 = 4;
 /// First bytes of a meta-model file.
 pub const META_MAGIC: &[u8; 8] = b"MFMETA\0\0";
 /// First bytes of a detector file.
@@ -48,9 +53,22 @@ pub(crate) enum Kind {
 impl Kind {
     pub(crate) fn container(self) -> Container {
         match self {
-            Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION),
-            Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION),
+            Kind::MetaModel => Container::new(META_MAGIC, FORMAT_VERSION)
+                .oldest_version(FORMAT_VERSION_WITHOUT_COVERAGE),
+            Kind::Detector => Container::new(DETECTOR_MAGIC, FORMAT_VERSION)
+                .oldest_version(FORMAT_VERSION_WITHOUT_COVERAGE),
             Kind::PlainForest => Container::new(PLAIN_FOREST_MAGIC, PLAIN_FOREST_VERSION),
+        }
+    }
+
+    /// The container a file is written in: version 4 unless it carries a coverage state.
+    pub(crate) fn writer(self, with_coverage: bool) -> Container {
+        let c = self.container();
+        match self {
+            Kind::MetaModel | Kind::Detector if !with_coverage => {
+                Container::new(c.magic(), FORMAT_VERSION_WITHOUT_COVERAGE)
+            }
+            _ => c,
         }
     }
 
@@ -152,7 +170,7 @@ pub(crate) fn invalid(path: &Path, kind: Kind, reason: String) -> MetaError {
 
 /// `value` in `kind`'s container (file bytes); `what` names it in an encoding error.
 pub(crate) fn encode<T: Serialize>(kind: Kind, value: &T, what: &str) -> Result<Vec<u8>> {
-    kind.container()
+    kind.writer(false)
         .encode(value)
         .map_err(|e| file_error(Path::new(what), kind, e))
 }
@@ -212,6 +230,31 @@ struct Stored<T> {
     heads_safetensors: Vec<Vec<u8>>,
 }
 
+/// Format version 5 of a meta-model: version 4's layout, then the coverage state.
+#[derive(Deserialize)]
+struct StoredWithCoverage<T> {
+    body: T,
+    heads_safetensors: Vec<Vec<u8>>,
+    coverage: CoverageState,
+}
+
+/// Reads a file's first 12 bytes (magic and version) and gives them back in front of the rest, so the container
+/// still checks everything; the version is 0 when the file is shorter.
+fn peek_version<'a>(r: &'a mut impl Read, origin: &Path) -> Result<(u32, impl Read + 'a)> {
+    let mut head = Vec::with_capacity(12);
+    r.by_ref()
+        .take(12)
+        .read_to_end(&mut head)
+        .map_err(|source| MetaError::Io {
+            path: origin.to_path_buf(),
+            source,
+        })?;
+    let version = head
+        .get(8..12)
+        .map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+    Ok((version, std::io::Cursor::new(head).chain(r)))
+}
+
 /// The stored form of a meta-model: its body with empty heads, then the heads as safetensors.
 struct StoredModel<'a> {
     model: &'a MetaModel,
@@ -235,9 +278,13 @@ impl Serialize for StoredModel<'_> {
                 self.0.serialize_with_heads(&no_heads, s)
             }
         }
-        let mut st = s.serialize_struct("Stored", 2)?;
+        let coverage = &self.model.adapter.coverage;
+        let mut st = s.serialize_struct("Stored", 2 + coverage.is_some() as usize)?;
         st.serialize_field("body", &Body(self.model))?;
         st.serialize_field("heads_safetensors", &self.heads_safetensors)?;
+        if let Some(c) = coverage {
+            st.serialize_field("coverage", c)?;
+        }
         st.end()
     }
 }
@@ -251,7 +298,7 @@ impl MetaModel {
             heads_safetensors: to_safetensors(self.heads())?,
         };
         Kind::MetaModel
-            .container()
+            .writer(self.adapter.coverage.is_some())
             .encode(&stored)
             .map_err(|e| file_error(Path::new("<meta-model>"), Kind::MetaModel, e))
     }
@@ -274,13 +321,22 @@ impl MetaModel {
 
     fn read_from(r: &mut impl Read, origin: &Path) -> Result<Self> {
         let kind = Kind::MetaModel;
-        let stored: Stored<MetaModel> = kind
-            .container()
-            .decode(r)
-            .map_err(|e| file_error(origin, kind, e))?;
-        let heads = from_safetensors(&stored.heads_safetensors)
+        let (version, mut r) = peek_version(r, origin)?;
+        let container = kind.container();
+        let (body, heads_safetensors, coverage) = if version >= FORMAT_VERSION {
+            let s: StoredWithCoverage<MetaModel> = container
+                .decode(&mut r)
+                .map_err(|e| file_error(origin, kind, e))?;
+            (s.body, s.heads_safetensors, Some(s.coverage))
+        } else {
+            let s: Stored<MetaModel> = container
+                .decode(&mut r)
+                .map_err(|e| file_error(origin, kind, e))?;
+            (s.body, s.heads_safetensors, None)
+        };
+        let heads = from_safetensors(&heads_safetensors)
             .map_err(|e| invalid(origin, kind, e.to_string()))?;
-        let model = stored.body.with_heads(heads);
+        let model = body.with_heads(heads).with_coverage(coverage);
         validate::adapter(&model.adapter).map_err(|reason| invalid(origin, kind, reason))?;
         Ok(model)
     }
@@ -290,7 +346,15 @@ impl Detector {
     /// The adapted detector in the file format: it carries its known forests and feature space, so it scores
     /// flows on its own.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        encode(Kind::Detector, self, "<detector>")
+        let kind = Kind::Detector;
+        match &self.adapter().coverage {
+            // Version 5: the detector, then the coverage state.
+            Some(c) => kind
+                .writer(true)
+                .encode(&(self, c))
+                .map_err(|e| file_error(Path::new("<detector>"), kind, e)),
+            None => encode(kind, self, "<detector>"),
+        }
     }
 
     /// A stable identifier for output a SIEM joins on: the 64-bit FNV-1a hash of the detector's file payload,
@@ -318,6 +382,19 @@ impl Detector {
     }
 
     fn read_from(r: &mut impl Read, origin: &Path) -> Result<Self> {
-        decode_checked(Kind::Detector, r, origin, Detector::validate)
+        let (version, mut r) = peek_version(r, origin)?;
+        if version < FORMAT_VERSION {
+            return decode_checked(Kind::Detector, &mut r, origin, Detector::validate);
+        }
+        let kind = Kind::Detector;
+        let (detector, coverage): (Detector, CoverageState) = kind
+            .container()
+            .decode(&mut r)
+            .map_err(|e| file_error(origin, kind, e))?;
+        let detector = detector.with_coverage(Some(coverage));
+        detector
+            .validate()
+            .map_err(|reason| invalid(origin, kind, reason))?;
+        Ok(detector)
     }
 }

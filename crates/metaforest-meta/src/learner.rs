@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::adapt::{argmax, Adapter, TaskLearner, UNLABELLED_SAMPLE};
 use crate::augment::{clusters, counts_at_share, draw_share, narrow_pool};
+use crate::coverage::{coverage_features, CoverageEpisode, CoverageState, SupportCoverage};
 use crate::descriptor::*;
 use crate::error::{MetaError, Result};
 use crate::init::*;
@@ -477,6 +478,13 @@ fn untrained_adapter(
         threshold_rule: ThresholdRule::NEUTRAL,
         space: crate::space::FeatureSpace::unnamed(n_features),
         pooled: None,
+        coverage: params
+            .coverage_shift()
+            .then(|| crate::coverage::CoverageState {
+                gate: params.coverage_gate(),
+                shift: None,
+                checks: Vec::new(),
+            }),
     }
 }
 
@@ -535,7 +543,10 @@ impl MetaModel {
         }
         if params.heads().weights() {
             let stage_b = train_weighting(&mut adapter, &mut report, domains, &specs, n_train)?;
-            adapter.threshold_rule = fit_threshold_rule(&adapter, &stage_b, &specs);
+            if params.coverage_shift() {
+                adapter.coverage = Some(train_coverage_shift(&adapter, domains, &specs, &stage_b));
+            }
+            adapter.threshold_rule = fit_threshold_rule(&adapter, domains, &stage_b, &specs);
         }
         Ok(MetaModel {
             adapter: Arc::new(adapter),
@@ -666,6 +677,7 @@ fn train_weighting(
 /// balance, not one attack class); kept only if it beats threshold ½ on known domains held out.
 fn fit_threshold_rule(
     adapter: &Adapter,
+    domains: &[DomainData],
     stage_b: &[WeightEpisode],
     specs: &[EpisodeRows],
 ) -> ThresholdRule {
@@ -681,6 +693,22 @@ fn fit_threshold_rule(
                 &e.unlabelled_probs,
                 e.n_forests,
             );
+            // With a kept coverage shift the rule reads the shifted probabilities, as the detector will.
+            let (query, unlabelled) = match adapter.coverage_shift() {
+                Some(shift) => {
+                    let d = &domains[s.target];
+                    let cov = episode_coverage(adapter, domains, s);
+                    let shifted = |rows: &[usize], p: Vec<f64>| {
+                        let phi = coverage_features(&cov, select(&d.x, rows).view(), &p);
+                        p.iter()
+                            .zip(&phi)
+                            .map(|(&p, phi)| shift.apply(p, phi))
+                            .collect::<Vec<f64>>()
+                    };
+                    (shifted(&s.query, query), shifted(&s.unlabelled, unlabelled))
+                }
+                None => (query, unlabelled),
+            };
             let episode = ThresholdEpisode {
                 query_probs: query,
                 labels: e.labels.iter().map(|&y| (y > 0.5) as u32).collect(),
@@ -693,6 +721,52 @@ fn fit_threshold_rule(
     let rule = ThresholdRule::fit_checked(&threshold_episodes, &groups);
     tracing::info!(rule = ?rule, "meta-training: threshold rule");
     rule
+}
+
+/// The episode's support in the rank space of the known forests it adapts with.
+fn episode_coverage(adapter: &Adapter, domains: &[DomainData], s: &EpisodeRows) -> SupportCoverage {
+    let d = &domains[s.target];
+    let sx = select(&d.x, &s.support);
+    let sy: Vec<u32> = s.support.iter().map(|&r| d.y[r]).collect();
+    adapter.support_coverage(
+        &known_except(adapter, s.target),
+        Support {
+            x: sx.view(),
+            y: &sy,
+        },
+    )
+}
+
+/// Stage C (only with `MetaParams::coverage_shift`): the per-flow coverage shift on the ensemble's query
+/// probabilities under the trained weighting head, kept only if it passes the held-out known-domain check
+/// ([`crate::coverage::fit_checked`]).
+fn train_coverage_shift(
+    adapter: &Adapter,
+    domains: &[DomainData],
+    specs: &[EpisodeRows],
+    stage_b: &[WeightEpisode],
+) -> CoverageState {
+    let episodes: Vec<CoverageEpisode> = specs
+        .par_iter()
+        .zip(stage_b)
+        .map(|(s, e)| {
+            let d = &domains[s.target];
+            let probs = combine(&adapter.heads.score_rows(&e.rows), &e.probs, e.n_forests);
+            let cov = episode_coverage(adapter, domains, s);
+            let features = coverage_features(&cov, select(&d.x, &s.query).view(), &probs);
+            CoverageEpisode {
+                probs,
+                features,
+                labels: e.labels.iter().map(|&y| (y > 0.5) as u32).collect(),
+                loss_weights: e.loss_weights.iter().map(|&w| w as f64).collect(),
+                whole_domain: s.whole_domain,
+            }
+        })
+        .collect();
+    let groups: Vec<usize> = specs.iter().map(|s| s.target).collect();
+    let state = crate::coverage::fit_checked(&episodes, &groups, adapter.params.coverage_gate());
+    tracing::info!(summary = %state.summary(), "meta-training: coverage shift");
+    state
 }
 
 fn init_episode(adapter: &Adapter, domains: &[DomainData], s: &EpisodeRows) -> Result<InitEpisode> {

@@ -22,6 +22,7 @@ pub mod adapt;
 pub mod augment;
 mod batch;
 pub mod calibration;
+pub mod coverage;
 pub mod descriptor;
 pub mod detector;
 mod error;
@@ -42,6 +43,7 @@ pub mod threshold;
 pub mod validate;
 
 pub use adapt::{TaskLearner, UNLABELLED_SAMPLE};
+pub use coverage::CoverageGate;
 pub use descriptor::Support;
 pub use detector::{Detector, Explanation, ForestContribution};
 pub use error::{MetaError, Result};

@@ -6,6 +6,7 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::adapt::{Adapter, TaskLearner};
+use crate::coverage::CoverageState;
 use crate::descriptor::Normalizer;
 use crate::detector::Detector;
 use crate::error::Result;
@@ -193,6 +194,23 @@ impl MetaModel {
         .serialize(s)
     }
 
+    /// The same model with the coverage state read from its file (the setting is on exactly when there is one).
+    pub(crate) fn with_coverage(self, coverage: Option<CoverageState>) -> Self {
+        let mut adapter = Arc::unwrap_or_clone(self.adapter);
+        let gate = coverage.as_ref().map_or_else(Default::default, |c| c.gate);
+        adapter.params.set_coverage(coverage.is_some(), gate);
+        adapter.coverage = coverage;
+        Self {
+            adapter: Arc::new(adapter),
+            report: self.report,
+        }
+    }
+
+    /// The coverage setting's outcome, when the model was trained with it ([`crate::MetaParams::coverage_shift`]).
+    pub fn coverage(&self) -> Option<&CoverageState> {
+        self.adapter.coverage.as_ref()
+    }
+
     /// The same model with other heads (the model file reads them from safetensors).
     pub(crate) fn with_heads(self, heads: MlpMetaLearner) -> Self {
         let mut adapter = Arc::unwrap_or_clone(self.adapter);
@@ -225,6 +243,8 @@ impl<'de> Deserialize<'de> for MetaModel {
                 threshold_rule: m.threshold_rule,
                 space: m.space,
                 pooled: m.pooled,
+                // Stored after the body, and only when the setting was on (`io`: format version 5).
+                coverage: None,
             }),
             report: m.report,
         })

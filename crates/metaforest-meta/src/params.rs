@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::augment::Augmentation;
+use crate::coverage::CoverageGate;
 use crate::error::{MetaError, Result};
 use crate::init::LocalForestSettings;
 use crate::network::TrainSchedule;
@@ -56,6 +57,13 @@ pub struct ValidMetaParams {
     augment: Augmentation,
     pooled_member: bool,
     epoch_choice: EpochChoice,
+    /// Not in the parameters' stored form: a model file records the coverage setting with its outcome
+    /// ([`crate::coverage::CoverageState`], present only when the setting was on), so files of models trained
+    /// without it keep format version 4, byte for byte.
+    #[serde(skip)]
+    coverage_shift: bool,
+    #[serde(skip)]
+    coverage_gate: CoverageGate,
 }
 
 impl Default for ValidMetaParams {
@@ -82,6 +90,8 @@ impl Default for ValidMetaParams {
             augment: Augmentation::default(),
             pooled_member: false,
             epoch_choice: EpochChoice::Least,
+            coverage_shift: false,
+            coverage_gate: CoverageGate::EveryKnownDomain,
         }
     }
 }
@@ -142,6 +152,18 @@ impl ValidMetaParams {
     /// How the weighting head's epochs are chosen from the held-out known domains' best counts.
     pub fn epoch_choice(&self) -> EpochChoice {
         self.epoch_choice
+    }
+    /// Whether a per-flow coverage shift is learned (kept only if it passes the held-out known-domain check).
+    pub fn coverage_shift(&self) -> bool {
+        self.coverage_shift
+    }
+    /// The check the coverage shift must pass to be kept.
+    pub fn coverage_gate(&self) -> CoverageGate {
+        self.coverage_gate
+    }
+    pub(crate) fn set_coverage(&mut self, on: bool, gate: CoverageGate) {
+        self.coverage_shift = on;
+        self.coverage_gate = gate;
     }
 }
 
@@ -230,6 +252,18 @@ impl MetaParams {
     /// How the weighting head's epochs are chosen from the held-out known domains' best counts.
     pub fn epoch_choice(mut self, choice: EpochChoice) -> Self {
         self.0.epoch_choice = choice;
+        self
+    }
+    /// A learned per-flow logit shift from coverage evidence (how far a flow lies from the nearest benign and the
+    /// nearest attack support flow in rank space, [`crate::coverage`]), fitted on the meta-training episodes and kept
+    /// only if it passes the check on known domains held out of its fit. Off by default.
+    pub fn coverage_shift(mut self, on: bool) -> Self {
+        self.0.coverage_shift = on;
+        self
+    }
+    /// The check the coverage shift must pass on held-out known domains (default: every one of them).
+    pub fn coverage_gate(mut self, gate: CoverageGate) -> Self {
+        self.0.coverage_gate = gate;
         self
     }
     /// Clusters of each known domain's benign flows that narrow supports draw from (≥ 2).

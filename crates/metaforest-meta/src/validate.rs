@@ -76,6 +76,12 @@ pub(crate) fn adapter(a: &Adapter) -> Check {
     if a.known.is_empty() {
         return Err("no known forests".into());
     }
+    if let Some(shift) = a.coverage.as_ref().and_then(|c| c.shift.as_ref()) {
+        shift.check()?;
+    }
+    if a.coverage.is_some() != a.params.coverage_shift() {
+        return Err("the coverage setting and its stored outcome disagree".into());
+    }
     for k in &a.known {
         forest(&k.name, &k.forest, a.n_features)?;
         if k.facts.importances.len() != a.n_features {

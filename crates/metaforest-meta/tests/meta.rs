@@ -338,6 +338,47 @@ fn pooled_member_is_weighted_and_saved() {
 }
 
 #[test]
+fn coverage_setting_is_saved_at_version_5_and_default_files_stay_at_version_4() {
+    let t = table();
+    let (known, held) = split(&t);
+    let version = |bytes: &[u8]| u32::from_le_bytes(bytes[8..12].try_into().unwrap());
+    let default = MetaModel::fit(&known, &small_params()).unwrap();
+    assert!(default.coverage().is_none());
+    assert_eq!(version(&default.to_bytes().unwrap()), 4);
+    let params = MetaParams::from(small_params())
+        .coverage_shift(true)
+        .check()
+        .unwrap();
+    assert!(params.coverage_shift());
+    let model = MetaModel::fit(&known, &params).unwrap();
+    let state = model.coverage().expect("the setting records its outcome");
+    // One held-out check per known domain with whole-domain episodes; the summary says whether it was kept.
+    assert!(!state.checks.is_empty());
+    assert_eq!(state.summary().contains("NOT kept"), state.shift.is_none());
+    let (sx, sy) = support(&t, &held, 5);
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    let test = t.features().select(Axis(0), &held[..200]);
+    let p = det.predict_proba(test.view());
+    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    let (mb, db) = (model.to_bytes().unwrap(), det.to_bytes().unwrap());
+    assert_eq!((version(&mb), version(&db)), (5, 5));
+    let origin = std::path::Path::new("mem");
+    let again = MetaModel::from_bytes(&mb, origin).unwrap();
+    assert!(again.params().coverage_shift());
+    assert_eq!(again.coverage(), Some(state));
+    assert_eq!(
+        again
+            .adapt(sx.view(), &sy)
+            .unwrap()
+            .predict_proba(test.view()),
+        p
+    );
+    let loaded = metaforest_meta::Detector::from_bytes(&db, origin).unwrap();
+    assert_eq!(loaded.predict_proba(test.view()), p);
+    assert_eq!(loaded.to_bytes().unwrap(), db);
+}
+
+#[test]
 fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them() {
     let t = table();
     let (known, held) = split(&t);

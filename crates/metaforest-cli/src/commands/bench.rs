@@ -11,7 +11,7 @@ use metaforest_eval::bench::{run_bench_with, BenchRequest, Protocol};
 use metaforest_eval::meta_method::MetaMethod;
 use metaforest_eval::report::{markdown_metric_table, write_reports, Grid};
 use metaforest_eval::{BenchConfig, BenchParams, PortsMode};
-use metaforest_meta::{Heads, MetaParams};
+use metaforest_meta::{CoverageGate, Heads, MetaParams};
 
 /// `metaforest bench …`
 #[derive(Debug, Args)]
@@ -84,6 +84,11 @@ pub struct ProtocolArgs {
     /// Meta-training episodes per fold (default 480; 120 with --quick).
     #[arg(long)]
     pub meta_episodes: Option<usize>,
+    /// Meta-train the META rows with the per-flow coverage shift (`MetaParams::coverage_shift`, off by default),
+    /// kept per fold only if it passes this check on held-out known domains: `every` (none may lose), `mean` (their
+    /// mean must gain) or `unchecked` (a diagnostic: always kept).
+    #[arg(long, value_parser = ["every", "mean", "unchecked"])]
+    pub meta_coverage: Option<String>,
 }
 
 impl ProtocolArgs {
@@ -117,7 +122,13 @@ impl ProtocolArgs {
         // The local forest has as many trees as B0's, so META and B0 differ only in what is meta-learned.
         let params = MetaParams::default()
             .n_episodes(episodes)
-            .local_trees(cfg.trees_local());
+            .local_trees(cfg.trees_local())
+            .coverage_shift(self.meta_coverage.is_some())
+            .coverage_gate(match self.meta_coverage.as_deref() {
+                Some("mean") => CoverageGate::MeanOfKnownDomains,
+                Some("unchecked") => CoverageGate::Unchecked,
+                _ => CoverageGate::EveryKnownDomain,
+            });
         let params = if self.quick {
             params.max_epochs(15)
         } else {
