@@ -253,8 +253,14 @@ impl Detector {
             return vec![];
         }
         let (q, out) = self.outputs(x);
+        self.scores(x, &q, &out)
+    }
+
+    /// Each flow's attack probability from its evidence and the head's outputs: the weighted forests, shifted by
+    /// coverage when the model learned that shift.
+    fn scores(&self, x: ArrayView2<f64>, q: &QueryEvidence, out: &[(f32, f32)]) -> Vec<f64> {
         let p = if self.adapter.heads.weight.is_some() {
-            combine(&out, &Self::flat_probs(&q), q.n_forests)
+            combine(out, &Self::flat_probs(q), q.n_forests)
         } else {
             q.probs[q.n_forests - 1].clone()
         };
@@ -340,11 +346,7 @@ impl Detector {
         let (q, out) = self.outputs(x);
         let nf = q.n_forests;
         let learned = self.adapter.heads.weight.is_some();
-        let scores = if learned {
-            combine(&out, &Self::flat_probs(&q), nf)
-        } else {
-            q.probs[nf - 1].clone()
-        };
+        let scores = self.scores(x, &q, &out);
         let names = self.forest_names();
         let all = self.forests();
         let mut explained = Vec::with_capacity(x.nrows());

@@ -379,6 +379,27 @@ fn coverage_setting_is_saved_at_version_5_and_default_files_stay_at_version_4() 
 }
 
 #[test]
+fn explanations_carry_the_coverage_shifted_scores() {
+    let t = table();
+    let (known, held) = split(&t);
+    let params = MetaParams::from(small_params())
+        .coverage_shift(true)
+        .coverage_gate(metaforest_meta::CoverageGate::Unchecked)
+        .check()
+        .unwrap();
+    let model = MetaModel::fit(&known, &params).unwrap();
+    assert!(model.coverage().unwrap().shift.is_some(), "unchecked: kept");
+    let (sx, sy) = support(&t, &held, 5);
+    let det = model.adapt(sx.view(), &sy).unwrap();
+    let test = t.features().select(Axis(0), &held[..40]);
+    let p = det.predict_proba(test.view());
+    let explained = det.explain_rows(test.view()).unwrap();
+    for (e, p) in explained.iter().zip(&p) {
+        assert_eq!(e.score.to_bits(), p.to_bits());
+    }
+}
+
+#[test]
 fn threshold_is_one_half_without_unlabelled_flows_and_the_learned_rule_with_them() {
     let t = table();
     let (known, held) = split(&t);
