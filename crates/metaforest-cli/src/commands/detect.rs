@@ -8,6 +8,7 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::mpsc::TrySendError;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
@@ -55,7 +56,8 @@ pub struct DetectArgs {
     /// Add the N features that drove each decision (slower: one explanation per row).
     #[arg(long, value_name = "N")]
     pub reasons: Option<usize>,
-    /// Rows scored together; 1 gives the lowest latency per flow.
+    /// Rows scored together; 1 gives the lowest latency per flow. From 64 rows on, input is read ahead while
+    /// batches are scored, and while scoring is behind, up to four batches are scored together.
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
     /// Only write rows whose verdict is attack.
@@ -117,6 +119,7 @@ impl FromStr for MalformedLimit {
     }
 }
 
+const CHUNKS_PER_THREAD: usize = 8;
 /// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool, with their explanations when `explain`;
 /// chunks are concatenated in order, so the output does not depend on the thread count.
 fn score_parallel(
@@ -126,7 +129,7 @@ fn score_parallel(
     nf: usize,
     explain: bool,
 ) -> Result<(Vec<f64>, Vec<Explanation>), Box<dyn std::error::Error + Send + Sync>> {
-    let chunk = (n / (2 * rayon::current_num_threads())).max(32);
+    let chunk = (n / (CHUNKS_PER_THREAD * rayon::current_num_threads())).max(32);
     let starts: Vec<usize> = (0..n).step_by(chunk).collect();
     type Part = Result<(Vec<f64>, Vec<Explanation>), Box<dyn std::error::Error + Send + Sync>>;
     let parts: Vec<Part> = starts
@@ -257,6 +260,9 @@ impl Input<'_> {
                     self.read += 1;
                     self.line_reached = meta.line;
                     let at = batch.metas.len() * nk;
+                    if batch.kept.len() < at + nk {
+                        batch.kept.resize(at + nk, String::new());
+                    }
                     for (slot, v) in batch.kept[at..at + nk].iter_mut().zip(self.src.kept()) {
                         slot.clone_from(v);
                     }
@@ -421,9 +427,73 @@ impl Output<'_> {
     }
 }
 
-/// Batches at least this large are scored while the next one is read; smaller ones (low-latency runs) one
-/// after the other, where handing work between threads would cost more than the overlap gains.
+/// Batches at least this large are read ahead on a thread of their own; smaller ones (low-latency runs) are read,
+/// scored and written one after the other, where handing them between threads would cost more than it gains.
 const OVERLAP_MIN_BATCH: usize = 64;
+/// Filled batches waiting to be scored, at most (bounds the memory a fast reader can take).
+const READ_AHEAD: usize = 2;
+/// Most batches scored together when scoring falls behind the input.
+const COALESCE: usize = 4;
+
+/// Reads batches on a thread of its own while this one scores and writes them, in input order: verdicts never
+/// wait for later rows, and reading never waits for a batch to be scored. Returns the input half when the input
+/// ends (or the output fails: its error).
+fn read_ahead<'a>(
+    mut input: Input<'a>,
+    output: &mut Output<'_>,
+    batch: usize,
+    nf: usize,
+    nk: usize,
+) -> Result<Input<'a>, String> {
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Batch>(READ_AHEAD);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Batch>();
+        let reader = scope.spawn(move || {
+            'read: loop {
+                let mut next = empty_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Batch::new(batch, nf, nk));
+                next.clear();
+                input.fill(&mut next, batch);
+                // An empty batch: the input has ended.
+                if next.metas.is_empty() {
+                    break;
+                }
+                // While the writer is busy, the batch grows (up to COALESCE batches): scoring falls behind less
+                // when it scores more rows at once.
+                loop {
+                    match full_tx.try_send(next) {
+                        Ok(()) => continue 'read,
+                        Err(TrySendError::Full(b)) => next = b,
+                        // The writer has stopped.
+                        Err(TrySendError::Disconnected(_)) => break 'read,
+                    }
+                    if input.ended || next.metas.len() >= COALESCE * batch {
+                        if full_tx.send(next).is_err() {
+                            break 'read;
+                        }
+                        continue 'read;
+                    }
+                    let more = next.metas.len() + batch;
+                    input.fill(&mut next, more);
+                }
+            }
+            input
+        });
+        let mut written = Ok(());
+        for done in &full_rx {
+            written = output.score_and_write(&done).map_err(|e| e.to_string());
+            if written.is_err() {
+                break;
+            }
+            // The reader may have finished already; the buffers are then dropped.
+            let _ = empty_tx.send(done);
+        }
+        drop(full_rx);
+        let input = reader.join().expect("the reader thread does not panic");
+        written.map(|()| input)
+    })
+}
 
 pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
     let start = Instant::now();
@@ -477,24 +547,19 @@ pub fn run(_ctx: &Context, args: DetectArgs) -> CmdResult {
         failure: None,
         ended: false,
     };
-    let (mut current, mut next) = (Batch::new(batch, nf, nk), Batch::new(batch, nf, nk));
-    input.fill(&mut current, batch);
-    // Each batch is scored and written while the next is read (the verdicts of a batch never wait for the next
-    // batch's rows); the order of rows and outputs is the input's either way.
-    while !current.metas.is_empty() {
-        let (written, ()) = if batch >= OVERLAP_MIN_BATCH {
-            rayon::join(
-                || output.score_and_write(&current).map_err(|e| e.to_string()),
-                || input.fill(&mut next, batch),
-            )
-        } else {
-            let written = output.score_and_write(&current).map_err(|e| e.to_string());
-            (written, input.fill(&mut next, batch))
-        };
-        written?;
-        std::mem::swap(&mut current, &mut next);
-        next.clear();
-    }
+    let input = if batch >= OVERLAP_MIN_BATCH {
+        read_ahead(input, &mut output, batch, nf, nk)?
+    } else {
+        let mut current = Batch::new(batch, nf, nk);
+        loop {
+            input.fill(&mut current, batch);
+            if current.metas.is_empty() {
+                break input;
+            }
+            output.score_and_write(&current)?;
+            current.clear();
+        }
+    };
     output.out.flush()?;
     let Input {
         read,
