@@ -41,3 +41,5 @@ secs=$(t sh -c "\"$BIN\" detect \"$TMP/det.mfd\" - --batch 1 < \"$TMP/one.csv\" 
 echo "one flow end to end (process start + model load + score): $(printf %.3f "$secs") s"
 secs=$(t sh -c "\"$BIN\" detect \"$TMP/det.mfd\" - --reasons 3 < \"$TMP/small.csv\" > /dev/null 2>/dev/null")
 echo "with --reasons 3: 2000 rows in $(printf %.2f "$secs") s"
+secs=$(t sh -c "\"$BIN\" detect \"$TMP/det.mfd\" - --batch 1024 --reasons 3 < \"$TMP/stream.csv\" > /dev/null 2>/dev/null")
+echo "with --reasons 3, batch 1024: $(printf %.2f "$secs") s, $(echo "$ROWS / $secs" | bc) rows/s"

@@ -63,6 +63,9 @@ pub enum ForestError {
     /// An operation needs at least one tree.
     #[error("a forest needs at least one tree")]
     NoTrees,
+    /// Leaf indices that are not one leaf of each of the forest's trees.
+    #[error("leaves do not fit the forest: {0}")]
+    LeafMismatch(String),
     /// A row index is out of range.
     #[error("row {row} is out of range for a matrix with {n_rows} rows")]
     RowOutOfRange {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::binning::BinEdges;
 use crate::error::{ForestError, Result};
 use crate::params::{ClassWeight, ValidForestParams};
+use crate::paths::PathsCell;
 use crate::plan::{Plan, PlanCell};
 use crate::tree::{build_tree, leaves_of_row, TrainData, Tree, TreePath, TreeStats};
 use crate::walk::{walk_trees, SortKey, Walk, LOCKSTEP_ROWS};
@@ -38,6 +39,9 @@ pub struct Forest {
     /// The prediction plan, derived from `trees` on first use (not saved; see `plan.rs`).
     #[serde(skip)]
     pub(crate) plan: PlanCell,
+    /// The features on each leaf's path, derived on first use (not saved; see `paths.rs`).
+    #[serde(skip)]
+    pub(crate) paths: PathsCell,
 }
 
 /// Validated training inputs.
@@ -271,6 +275,7 @@ impl ValidForestParams {
             edges: Some(edges),
             class_prior,
             plan: PlanCell::default(),
+            paths: PathsCell::default(),
         })
     }
 }
@@ -574,17 +579,24 @@ impl Forest {
         }
     }
 
-    /// How often each feature is tested on one row's decision paths through every tree
-    /// (`n_features` counts; they sum to the number of steps of [`decision_path`](Self::decision_path)).
-    pub fn path_feature_counts(&self, row: &[f64]) -> Result<Vec<u32>> {
-        self.check_features(row.len())?;
+    /// How often each feature is tested on the decision paths that end in `leaves`, one leaf per
+    /// tree as [`apply`](Self::apply) gives them (`n_features` counts; they sum to the number of
+    /// steps of those paths, as [`decision_path`](Self::decision_path) lists them).
+    pub fn leaf_path_feature_counts(&self, leaves: &[u32]) -> Result<Vec<u32>> {
+        if leaves.len() != self.trees.len() {
+            return Err(ForestError::LeafMismatch(format!(
+                "{} leaves for a forest of {} trees",
+                leaves.len(),
+                self.trees.len()
+            )));
+        }
         let mut counts = vec![0; self.n_features];
-        match self.plan.get(&self.trees, self.n_features) {
-            Some(plan) => plan.count_path_features(row, &mut counts),
-            None => {
-                for t in &self.trees {
-                    t.count_path_features(row, &mut counts);
-                }
+        for (paths, &leaf) in self.paths.get(&self.trees).iter().zip(leaves) {
+            let features = paths.features(leaf as usize).ok_or_else(|| {
+                ForestError::LeafMismatch(format!("leaf {leaf} is not a leaf of its tree"))
+            })?;
+            for &f in features {
+                counts[usize::from(f)] += 1;
             }
         }
         Ok(counts)
@@ -633,6 +645,7 @@ impl Forest {
             edges: None,
             class_prior: prior,
             plan: PlanCell::default(),
+            paths: PathsCell::default(),
         })
     }
 
@@ -700,6 +713,7 @@ impl Forest {
         prior.iter_mut().for_each(|v| *v /= s);
         self.class_prior = prior;
         self.plan = PlanCell::default();
+        self.paths = PathsCell::default();
         Ok(())
     }
 
@@ -735,6 +749,7 @@ impl Forest {
             self.edges = Some(edges);
         }
         self.plan = PlanCell::default();
+        self.paths = PathsCell::default();
         Ok(())
     }
 
@@ -847,17 +862,24 @@ mod tests {
                 .unwrap();
             assert_eq!(one, p.row(i).to_vec());
         }
+        let (p_walked, leaves) = forest.predict_proba_with_leaves(x.view()).unwrap();
         let row = x.row(3).to_vec();
         let mut by_paths = vec![0u32; 130];
         for path in forest.decision_path(&row).unwrap() {
             path.steps.iter().for_each(|s| by_paths[s.feature] += 1);
         }
-        assert_eq!(forest.path_feature_counts(&row).unwrap(), by_paths);
+        let row_leaves = leaves.row(3).to_vec();
+        assert_eq!(
+            forest.leaf_path_feature_counts(&row_leaves).unwrap(),
+            by_paths
+        );
         assert!(
             by_paths.iter().sum::<u32>() >= 4,
             "every tree splits at least once"
         );
-        let (p_walked, leaves) = forest.predict_proba_with_leaves(x.view()).unwrap();
+        // Leaves that are not the forest's: an error, not a panic.
+        assert!(forest.leaf_path_feature_counts(&row_leaves[..3]).is_err());
+        assert!(forest.leaf_path_feature_counts(&[u32::MAX; 4]).is_err());
         assert_eq!(p_walked, p);
         assert_eq!(leaves, forest.apply(x.view()).unwrap());
         assert_eq!(
@@ -1027,12 +1049,13 @@ mod tests {
                     }
                 }
             }
-            for row in rows.chunks_exact(6).take(50) {
+            for (r, row) in rows.chunks_exact(6).enumerate().take(50) {
                 let mut by_paths = vec![0u32; 6];
                 for path in forest.decision_path(row).unwrap() {
                     path.steps.iter().for_each(|s| by_paths[s.feature] += 1);
                 }
-                assert_eq!(forest.path_feature_counts(row).unwrap(), by_paths);
+                let leaves = &own[r * 9..(r + 1) * 9];
+                assert_eq!(forest.leaf_path_feature_counts(leaves).unwrap(), by_paths);
             }
             let (p, leaves) = forest.predict_proba_with_leaves(x_n).unwrap();
             assert_eq!(leaves.as_slice().unwrap(), own, "{n} rows, apply");

@@ -26,6 +26,7 @@ mod forest;
 mod io;
 mod linfa_impl;
 mod params;
+mod paths;
 mod plan;
 mod tree;
 mod walk;

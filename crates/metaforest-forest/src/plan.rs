@@ -188,31 +188,6 @@ impl Plan {
         }
     }
 
-    /// Adds one to `counts[feature]` for each split on `row`'s path through every tree (the
-    /// trees' own decision paths: the plan takes the same turns).
-    pub(crate) fn count_path_features(&self, row: &[f64], counts: &mut [u32]) {
-        let mut ranks = [0u8; MAX_FEATURES + 1];
-        if self.rank_row(row, &mut ranks[..row.len()]) {
-            self.count_ranked::<true>(&ranks, counts);
-        } else {
-            self.count_ranked::<false>(&ranks, counts);
-        }
-    }
-
-    fn count_ranked<const MISSING: bool>(
-        &self,
-        ranks: &[u8; MAX_FEATURES + 1],
-        counts: &mut [u32],
-    ) {
-        for &root in &self.roots {
-            let mut n = self.nodes[root];
-            while !is_leaf(n) {
-                counts[feature(n)] += 1;
-                n = self.nodes[root + turn_branchy::<{ MAX_FEATURES + 1 }, MISSING>(n, ranks)];
-            }
-        }
-    }
-
     fn sum_ranked<const MISSING: bool>(&self, ranks: &[u8; MAX_FEATURES + 1], out: &mut [f64]) {
         const CHUNK: usize = 64;
         let mut found = [0u32; CHUNK];

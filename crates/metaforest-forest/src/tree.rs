@@ -198,22 +198,6 @@ impl Tree {
         }
     }
 
-    /// Adds one to `counts[feature]` for each split on `row`'s decision path (the steps of
-    /// [`decision_path`](Self::decision_path), without building it); returns the number of steps.
-    pub(crate) fn count_path_features(&self, row: &[f64], counts: &mut [u32]) -> u32 {
-        let mut i = 0usize;
-        let mut steps = 0;
-        loop {
-            let n = self.nodes[i];
-            if n.is_leaf() {
-                return steps;
-            }
-            counts[n.feature()] += 1;
-            steps += 1;
-            i = n.child as usize + usize::from(!n.goes_left(row[n.feature()]));
-        }
-    }
-
     /// The decision path of `row`.
     pub fn decision_path(&self, row: &[f64]) -> TreePath {
         let mut steps = Vec::new();

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use metaforest_forest::Forest;
-use ndarray::{ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use crate::prob::{log_loss, logit, pair_auc};
@@ -532,6 +532,8 @@ pub fn feature_inputs(
 pub struct QueryEvidence {
     pub n_forests: usize,
     pub probs: Vec<Vec<f64>>,
+    /// Each forest's leaves for each flow (`n_flows × n_trees`), as [`Forest::apply`] gives them.
+    pub leaves: Vec<Array2<u32>>,
     /// `n_flows * n_forests` rows of width [`WEIGHT_IN`].
     pub rows: Vec<[f32; WEIGHT_IN]>,
 }
@@ -604,6 +606,7 @@ pub fn query_evidence(
     QueryEvidence {
         n_forests: nf,
         probs,
+        leaves,
         rows,
     }
 }

@@ -350,7 +350,7 @@ impl Detector {
         let names = self.forest_names();
         let all = self.forests();
         let mut explained = Vec::with_capacity(x.nrows());
-        for (r, (row, score)) in x.rows().into_iter().zip(scores).enumerate() {
+        for (r, score) in scores.into_iter().enumerate() {
             let e: Vec<f64> = if learned {
                 mixture_weights(&out[r * nf..(r + 1) * nf])
             } else {
@@ -370,7 +370,9 @@ impl Detector {
                 .max_by(|a, b| a.1.weight.total_cmp(&b.1.weight))
                 .map(|(i, _)| i)
                 .unwrap_or(nf - 1);
-            let counts = all[top].path_feature_counts(&row.to_vec())?;
+            let leaves = q.leaves[top].row(r);
+            let leaves = leaves.as_slice().expect("leaves are row-major");
+            let counts = all[top].leaf_path_feature_counts(leaves)?;
             let steps = f64::from(counts.iter().sum::<u32>());
             let mut top_features: Vec<(usize, f64)> = counts
                 .iter()

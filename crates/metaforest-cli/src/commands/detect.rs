@@ -14,7 +14,7 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use metaforest_eval::metrics::Confusion;
 use metaforest_flows::{MappedRow, RowReader};
-use metaforest_meta::{Detector, Explanation};
+use metaforest_meta::Detector;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -119,39 +119,56 @@ impl FromStr for MalformedLimit {
     }
 }
 
+/// Chunks per pool thread a batch is scored in: enough that a thread that starts late (reading) or finishes early
+/// takes over work.
 const CHUNKS_PER_THREAD: usize = 8;
-/// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool, with their explanations when `explain`;
-/// chunks are concatenated in order, so the output does not depend on the thread count.
+
+/// Rows' scores and each row's reasons (empty unless asked for).
+type Scored = Result<(Vec<f64>, Vec<Vec<String>>), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Scores `n` rows (row-major in `buf`) in chunks on the rayon pool, each with the `reasons` features that drove
+/// its decision (`name=value`, none when 0); chunks are concatenated in order, so the output does not depend on the
+/// thread count.
 fn score_parallel(
     det: &Detector,
     buf: &[f64],
     n: usize,
-    nf: usize,
-    explain: bool,
-) -> Result<(Vec<f64>, Vec<Explanation>), Box<dyn std::error::Error + Send + Sync>> {
+    names: &[String],
+    reasons: usize,
+) -> Scored {
+    let nf = names.len();
     let chunk = (n / (CHUNKS_PER_THREAD * rayon::current_num_threads())).max(32);
     let starts: Vec<usize> = (0..n).step_by(chunk).collect();
-    type Part = Result<(Vec<f64>, Vec<Explanation>), Box<dyn std::error::Error + Send + Sync>>;
-    let parts: Vec<Part> = starts
+    let parts: Vec<Scored> = starts
         .par_iter()
         .map(|&a| {
             let b = (a + chunk).min(n);
             let x = ArrayView2::from_shape((b - a, nf), &buf[a * nf..b * nf])?;
-            if explain {
-                let ex = det.explain_rows(x)?;
-                Ok((ex.iter().map(|e| e.score).collect(), ex))
-            } else {
-                Ok((det.predict_proba(x), Vec::new()))
+            if reasons == 0 {
+                return Ok((det.predict_proba(x), Vec::new()));
             }
+            let explained = det.explain_rows(x)?;
+            let why = explained
+                .iter()
+                .zip(x.rows())
+                .map(|(e, row)| {
+                    e.top_features
+                        .iter()
+                        .take(reasons)
+                        .map(|&(j, _)| format!("{}={}", names[j], row[j]))
+                        .collect()
+                })
+                .collect();
+            Ok((explained.iter().map(|e| e.score).collect(), why))
         })
         .collect();
-    let (mut scores, mut explained) = (Vec::with_capacity(n), Vec::new());
+    let (mut scores, mut why) = (Vec::with_capacity(n), Vec::new());
     for p in parts {
-        let (s, e) = p?;
+        let (s, w) = p?;
         scores.extend(s);
-        explained.extend(e);
+        why.extend(w);
     }
-    Ok((scores, explained))
+    Ok((scores, why))
 }
 
 /// Fields every output row may carry; a kept input column must not take one of their names.
@@ -318,14 +335,14 @@ impl Output<'_> {
         if batch.metas.is_empty() {
             return Ok(());
         }
-        let (args, nf, nk) = (self.args, self.names.len(), self.keep.len());
-        let wants_reasons = matches!(args.reasons, Some(n) if n > 0);
+        let (args, nk) = (self.args, self.keep.len());
+        let n_reasons = args.reasons.unwrap_or(0);
         let (scores, explained) = score_parallel(
             self.det,
             &batch.values,
             batch.metas.len(),
-            nf,
-            wants_reasons,
+            &self.names,
+            n_reasons,
         )
         .map_err(|e| e.to_string())?;
         let labelled = *self.labelled.get_or_insert(batch.metas[0].label.is_some());
@@ -364,18 +381,7 @@ impl Output<'_> {
             if args.alerts_only && !attack {
                 continue;
             }
-            let reasons = match args.reasons {
-                Some(n) if n > 0 => {
-                    let r = &batch.values[i * nf..(i + 1) * nf];
-                    explained[i]
-                        .top_features
-                        .iter()
-                        .take(n)
-                        .map(|(j, _)| format!("{}={}", self.names[*j], r[*j]))
-                        .collect::<Vec<_>>()
-                }
-                _ => Vec::new(),
-            };
+            let reasons: &[String] = explained.get(i).map_or(&[], |r| r.as_slice());
             let kept = &batch.kept[i * nk..(i + 1) * nk];
             let verdict = if attack { "attack" } else { "benign" };
             match args.output {
