@@ -14,7 +14,7 @@ use std::path::Path;
 use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use ndarray::{Array2, ShapeBuilder};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{FlowsError, Result};
@@ -44,14 +44,7 @@ pub fn read_parquet(
     let read: Vec<usize> = (0..names.len())
         .filter(|&i| !matches!(plan.actions[i], Action::Skip))
         .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
-    let reader = guarded(path, || {
-        builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| invalid(path, e))
-    })?;
+    let reader = projected(path, builder, &read, BATCH_ROWS)?;
     let mut state = State::new(path, schema, plan, encoders, options.non_finite);
     let max_rows = options.max_rows.unwrap_or(usize::MAX);
     let mut reader = reader;
@@ -128,6 +121,23 @@ pub(crate) fn column_names(builder: &ParquetRecordBatchReaderBuilder<File>) -> V
         .iter()
         .map(|f| f.name().trim().to_owned())
         .collect()
+}
+
+/// A reader of `builder`'s file that decodes only the columns `read` (in file order), `batch_rows` rows at a time.
+pub(crate) fn projected(
+    path: &Path,
+    builder: ParquetRecordBatchReaderBuilder<File>,
+    read: &[usize],
+    batch_rows: usize,
+) -> Result<ParquetRecordBatchReader> {
+    let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
+    guarded(path, || {
+        builder
+            .with_projection(mask)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| invalid(path, e))
+    })
 }
 
 pub(crate) fn invalid(path: &Path, e: impl std::fmt::Display) -> FlowsError {

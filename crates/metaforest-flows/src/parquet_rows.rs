@@ -7,10 +7,9 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
-use parquet::arrow::ProjectionMask;
 
 use crate::error::{FlowsError, Result};
-use crate::parquet::{column_names, guarded, invalid, is_text, open, text_at};
+use crate::parquet::{column_names, guarded, invalid, is_text, open, projected, text_at};
 use crate::row_reader::{Kept, MappedRow, RowReader};
 use crate::schema::{ColumnRole, Schema};
 use crate::table::{ColumnKind, ColumnSpec, UNKNOWN_CODE};
@@ -350,13 +349,6 @@ fn plan(
     for (k, &i) in read.iter().enumerate() {
         slot[i] = Some(k);
     }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), read.iter().copied());
-    let batches = guarded(path, || {
-        builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| invalid(path, e))
-    })?;
+    let batches = projected(path, builder, &read, BATCH_ROWS)?;
     Ok((slot, batches))
 }
