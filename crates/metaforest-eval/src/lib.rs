@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod learner;
 pub mod meta_method;
+pub mod meta_sources;
 pub mod method;
 pub mod metrics;
 pub mod protocol;

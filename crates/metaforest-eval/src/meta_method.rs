@@ -12,12 +12,15 @@ use metaforest_meta::descriptor::ForestFacts;
 use metaforest_meta::{Detector, DomainData, Heads, MetaModel, MetaParams, TaskLearner};
 
 use crate::error::{EvalError, Result};
+use crate::meta_sources::MetaSources;
 use crate::method::{Draw, Fold, Method, Scored};
 
 /// The per-fold meta-model, shared by the META variants so it is trained once per fold.
 #[derive(Default)]
 pub struct SharedMetaModel {
     slot: Mutex<Option<(String, Arc<MetaModel>)>>,
+    /// Other data sets the weighting head also learns from (none by default).
+    sources: Option<Arc<MetaSources>>,
 }
 
 impl SharedMetaModel {
@@ -45,10 +48,15 @@ impl SharedMetaModel {
                 facts: ForestFacts::of(f, d.rows.len().min(fold.config.known_cap)),
             })
             .collect();
+        let extra = match &self.sources {
+            Some(s) => s.for_fold(fold)?,
+            None => Vec::new(),
+        };
         let t = std::time::Instant::now();
-        let model = MetaModel::fit_with_task_learners(
+        let model = MetaModel::fit_with_sources(
             &domains,
             learners,
+            &extra,
             &params.clone().seed(fold.seed).check()?,
         )?;
         tracing::info!(fold = %key, seconds = t.elapsed().as_secs_f64(), "META meta-trained");
@@ -70,7 +78,19 @@ pub struct MetaMethod {
 impl MetaMethod {
     /// `META` (labelled support only) and `META+U` (also the unlabelled pool sample), sharing one meta-model.
     pub fn pair(params: MetaParams) -> Vec<Box<dyn Method>> {
-        let shared = Arc::new(SharedMetaModel::default());
+        Self::pair_with_sources(params, None)
+    }
+
+    /// [`MetaMethod::pair`] whose meta-model also learns from other data sets ([`MetaSources`]), those each fold
+    /// may use.
+    pub fn pair_with_sources(
+        params: MetaParams,
+        sources: Option<Arc<MetaSources>>,
+    ) -> Vec<Box<dyn Method>> {
+        let shared = Arc::new(SharedMetaModel {
+            slot: Mutex::new(None),
+            sources,
+        });
         [("META", false), ("META+U", true)]
             .into_iter()
             .map(|(name, unlabelled)| {

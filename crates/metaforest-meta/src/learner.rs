@@ -60,6 +60,68 @@ impl DomainData {
     }
 }
 
+/// Another data set's known domains, meta-trained on beside the target's own known domains: each of its episodes
+/// stays inside its own feature space and adapts with its own forests, so any data set with a benign class and
+/// attacks can teach the weighting head (whose inputs do not depend on which features exist). It adds episodes to
+/// the weighting head's training only: the initialisation heads, the threshold rule, the coverage shift and every
+/// held-out check stay on the target's own known domains, and nothing of it is kept in the model.
+///
+/// The caller decides what may be a source: never the domain the model will be evaluated on, nor another view of
+/// the same traffic (a NetFlow export of the capture held out, say).
+#[derive(Clone, Debug)]
+pub struct ExtraSource {
+    pub name: String,
+    /// Its domains, one feature space (each with benign flows and attacks).
+    pub domains: Vec<DomainData>,
+    /// One forest per domain, same order, on the same features.
+    pub known: Vec<TaskLearner>,
+    /// Episodes to draw from it.
+    pub episodes: usize,
+}
+
+impl ExtraSource {
+    /// A source from its domains, training one forest per domain with `n_trees` trees (seeded as
+    /// [`train_task_learners`]).
+    pub fn train(
+        name: &str,
+        domains: Vec<DomainData>,
+        n_trees: usize,
+        seed: u64,
+        episodes: usize,
+    ) -> Result<Self> {
+        let known = train_task_learners(&domains, n_trees, seed)?;
+        Ok(Self {
+            name: name.to_string(),
+            domains,
+            known,
+            episodes,
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.domains.len() < 2 || self.known.len() != self.domains.len() {
+            return Err(MetaError::TooFewDomains {
+                needed: 2.max(self.domains.len()),
+                got: self.known.len().min(self.domains.len()),
+            });
+        }
+        let nf = self.domains[0].x.ncols();
+        if let Some(d) = self.domains.iter().find(|d| d.x.ncols() != nf) {
+            return Err(MetaError::FeatureMismatch {
+                expected: nf,
+                got: d.x.ncols(),
+            });
+        }
+        if let Some(l) = self.known.iter().find(|l| l.forest.n_features() != nf) {
+            return Err(MetaError::FeatureMismatch {
+                expected: nf,
+                got: l.forest.n_features(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Trains one forest per domain, in parallel; each forest's seed derives from the base seed and its index, so the
 /// result is the same at any thread count.
 pub fn train_task_learners(
@@ -113,13 +175,15 @@ impl EpisodeRows {
     }
 }
 
+/// Draws one episode from `domains` with its own seed (see [`episode_seed`]); `None` when the drawn task is too
+/// small for a support and a query.
 fn draw_episode(
     domains: &[DomainData],
     benign_clusters: &[Vec<Vec<usize>>],
     params: &ValidMetaParams,
-    index: u64,
+    seed: u64,
 ) -> Option<EpisodeRows> {
-    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(params.seed(), 1_000_000 + index));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let aug = params.augment();
     let t = rng.gen_range(0..domains.len());
     let d = &domains[t];
@@ -231,8 +295,25 @@ fn narrow_first(rng: &mut ChaCha8Rng, rows: &mut Vec<usize>, groups: &[Vec<usize
     *rows = front.into_iter().chain(rest).collect();
 }
 
-/// Benign clusters of every known domain (empty lists when narrow supports are off, so nothing is computed).
-fn all_benign_clusters(domains: &[DomainData], params: &ValidMetaParams) -> Vec<Vec<Vec<usize>>> {
+/// The seed of episode `index` of a source: the known domains' own episodes (source `None`) keep the seeds they
+/// always had; each other source's episodes derive from its own base, so adding a source moves no other episode.
+fn episode_seed(params: &ValidMetaParams, source: Option<usize>, index: u64) -> u64 {
+    derive_seed(source_base(params, source), 1_000_000 + index)
+}
+
+fn source_base(params: &ValidMetaParams, source: Option<usize>) -> u64 {
+    match source {
+        None => params.seed(),
+        Some(s) => derive_seed(params.seed(), 4_000_000 + s as u64),
+    }
+}
+
+/// Benign clusters of every domain of a source (empty lists when narrow supports are off, so nothing is computed).
+fn all_benign_clusters(
+    domains: &[DomainData],
+    params: &ValidMetaParams,
+    source: Option<usize>,
+) -> Vec<Vec<Vec<usize>>> {
     let aug = params.augment();
     if aug.narrow_share <= 0.0 {
         return vec![Vec::new(); domains.len()];
@@ -246,7 +327,7 @@ fn all_benign_clusters(domains: &[DomainData], params: &ValidMetaParams) -> Vec<
                 &d.x,
                 &benign,
                 aug.benign_clusters,
-                derive_seed(params.seed(), 2_000_000 + i as u64),
+                derive_seed(source_base(params, source), 2_000_000 + i as u64),
             )
         })
         .collect()
@@ -318,24 +399,24 @@ const LODO_DOMAINS: usize = 3;
 /// (the head trains only as long as every held-out known domain still gains; 0 keeps the anchored head) or the
 /// median, as `choice` says. `None` when fewer than two domains can be held out this way.
 fn leave_one_domain_out_epochs(
-    episodes: &[WeightEpisode],
-    targets: &[usize],
+    episodes: &[&WeightEpisode],
+    targets: &[Option<usize>],
     schedule: &TrainSchedule,
     choice: EpochChoice,
 ) -> Result<Option<usize>> {
-    let mut domains: Vec<usize> = targets.to_vec();
+    let mut domains: Vec<usize> = targets.iter().flatten().copied().collect();
     domains.sort_unstable();
     domains.dedup();
     // At most LODO_DOMAINS held out (those with the most episodes), so the cost stays flat when there are many
     // known domains (P3 has eight).
-    let count = |d: usize| targets.iter().filter(|&&t| t == d).count();
+    let count = |d: usize| targets.iter().filter(|&&t| t == Some(d)).count();
     domains.sort_by_key(|&d| (std::cmp::Reverse(count(d)), d));
     domains.truncate(LODO_DOMAINS);
     let mut chosen = Vec::new();
     for &v in &domains {
         let (mut train, mut val) = (Vec::new(), Vec::new());
-        for (e, &t) in episodes.iter().zip(targets) {
-            if t == v {
+        for (&e, &t) in episodes.iter().zip(targets) {
+            if t == Some(v) {
                 val.push(e);
             } else {
                 train.push(e);
@@ -424,10 +505,7 @@ fn draw_episodes(
     domains: &[DomainData],
     params: &ValidMetaParams,
 ) -> Result<(Vec<EpisodeRows>, usize)> {
-    let benign_clusters = all_benign_clusters(domains, params);
-    let specs: Vec<EpisodeRows> = (0..params.n_episodes() as u64)
-        .filter_map(|i| draw_episode(domains, &benign_clusters, params, i))
-        .collect();
+    let specs = draw_source_episodes(domains, params, None, params.n_episodes());
     if specs.len() < 10 {
         return Err(MetaError::NoEpisodes(format!(
             "only {} of {} episodes could be drawn",
@@ -451,6 +529,26 @@ fn draw_episodes(
         ((specs.len() as f64 * params.val_fraction()).round() as usize).max(2)
     };
     Ok((specs, n_val))
+}
+
+/// Draws `n` episodes from the domains of one source (some may not be drawable: too few flows of a class).
+fn draw_source_episodes(
+    domains: &[DomainData],
+    params: &ValidMetaParams,
+    source: Option<usize>,
+    n: usize,
+) -> Vec<EpisodeRows> {
+    let benign_clusters = all_benign_clusters(domains, params, source);
+    (0..n as u64)
+        .filter_map(|i| {
+            draw_episode(
+                domains,
+                &benign_clusters,
+                params,
+                episode_seed(params, source, i),
+            )
+        })
+        .collect()
 }
 
 /// The adapter before any head is trained: no heads, identity normalisers, threshold ½.
@@ -519,6 +617,18 @@ impl MetaModel {
         known: Vec<TaskLearner>,
         params: &ValidMetaParams,
     ) -> Result<Self> {
+        Self::fit_with_sources(domains, known, &[], params)
+    }
+
+    /// As [`MetaModel::fit_with_task_learners`], and the weighting head also learns from the episodes of `extra`
+    /// sources, each in its own feature space ([`ExtraSource`]).
+    pub fn fit_with_sources(
+        domains: &[DomainData],
+        known: Vec<TaskLearner>,
+        extra: &[ExtraSource],
+        params: &ValidMetaParams,
+    ) -> Result<Self> {
+        extra.iter().try_for_each(ExtraSource::check)?;
         if domains.len() < 2 || known.len() != domains.len() {
             return Err(MetaError::TooFewDomains {
                 needed: 2.max(domains.len()),
@@ -542,7 +652,21 @@ impl MetaModel {
             train_init_heads(&mut adapter, &mut report, domains, &specs, n_train)?;
         }
         if params.heads().weights() {
-            let stage_b = train_weighting(&mut adapter, &mut report, domains, &specs, n_train)?;
+            let extra_episodes = extra_weight_episodes(&adapter, extra)?;
+            report.extra_sources = extra
+                .iter()
+                .zip(&extra_episodes)
+                .map(|(s, e)| (s.name.clone(), e.len()))
+                .collect();
+            let extra_episodes: Vec<WeightEpisode> = extra_episodes.into_iter().flatten().collect();
+            let stage_b = train_weighting(
+                &mut adapter,
+                &mut report,
+                domains,
+                &specs,
+                n_train,
+                extra_episodes,
+            )?;
             if params.coverage_shift() {
                 adapter.coverage = Some(train_coverage_shift(&adapter, domains, &specs, &stage_b));
             }
@@ -619,14 +743,56 @@ fn train_init_heads(
     Ok(())
 }
 
-/// Stage B: the weighting head, on local forests grown from the (now learned) initialisation. Returns the
-/// normalised episodes (the threshold rule is fitted on them).
+/// The weighting episodes of every extra source (un-normalised), each drawn from and adapted within its own
+/// source: an adapter with the source's forests and the heads trained so far.
+fn extra_weight_episodes(
+    adapter: &Adapter,
+    extra: &[ExtraSource],
+) -> Result<Vec<Vec<WeightEpisode>>> {
+    extra
+        .iter()
+        .enumerate()
+        .map(|(i, source)| {
+            let params = &adapter.params;
+            let specs = draw_source_episodes(&source.domains, params, Some(i), source.episodes);
+            let n_features = source.domains[0].x.ncols();
+            let mut local = untrained_adapter(params, n_features, source.known.clone());
+            local.heads = adapter.heads.clone();
+            local.init_norm = adapter.init_norm.clone();
+            local.feature_norm = adapter.feature_norm.clone();
+            if params.pooled_member() {
+                let parts: Vec<(ndarray::ArrayView2<f64>, &[u32])> = source
+                    .domains
+                    .iter()
+                    .map(|d| (d.x.view(), &d.y[..]))
+                    .collect();
+                local.pooled = Some(PooledSample::of(&parts)?);
+            }
+            tracing::info!(
+                source = %source.name,
+                episodes = specs.len(),
+                "meta-training: episodes of another source"
+            );
+            specs
+                .par_iter()
+                .progress_with(progress_bar(params, specs.len(), "episodes (other source)"))
+                .map(|s| weight_episode(&local, &source.domains, s))
+                .collect()
+        })
+        .collect()
+}
+
+/// Stage B: the weighting head, on local forests grown from the (now learned) initialisation, trained on the known
+/// domains' training episodes and every `extra` episode (other sources); early stopping and the epoch count are
+/// decided on the known domains alone. Returns the known domains' normalised episodes (the threshold rule is fitted
+/// on them).
 fn train_weighting(
     adapter: &mut Adapter,
     report: &mut TrainReport,
     domains: &[DomainData],
     specs: &[EpisodeRows],
     n_train: usize,
+    mut extra: Vec<WeightEpisode>,
 ) -> Result<Vec<WeightEpisode>> {
     let params = adapter.params.clone();
     let mut stage_b: Vec<WeightEpisode> = specs
@@ -636,10 +802,11 @@ fn train_weighting(
         .collect::<Result<_>>()?;
     let rows: Vec<[f32; WEIGHT_IN]> = stage_b[..n_train]
         .iter()
+        .chain(&extra)
         .flat_map(|e| e.rows.clone())
         .collect();
     adapter.weight_norm = Normalizer::fit(&rows);
-    stage_b.iter_mut().for_each(|e| {
+    stage_b.iter_mut().chain(extra.iter_mut()).for_each(|e| {
         adapter.weight_norm.apply(&mut e.rows);
         adapter.weight_norm.apply(&mut e.unlabelled_rows);
     });
@@ -647,11 +814,17 @@ fn train_weighting(
     let equal = zero_weight_head();
     report.equal_weight_val_loss = weight_loss(&equal, &val.iter().collect::<Vec<_>>());
     let (train, val): (Vec<&WeightEpisode>, Vec<&WeightEpisode>) =
-        (train.iter().collect(), val.iter().collect());
+        (train.iter().chain(&extra).collect(), val.iter().collect());
     let (_, val_loss, split_epochs) = train_weight_head(&train, &val, params.schedule(), None)?;
-    let targets: Vec<usize> = specs.iter().map(|s| s.target).collect();
+    // Other sources' episodes always train; only the known domains are held out.
+    let groups: Vec<Option<usize>> = specs
+        .iter()
+        .map(|s| Some(s.target))
+        .chain(extra.iter().map(|_| None))
+        .collect();
+    let every: Vec<&WeightEpisode> = stage_b.iter().chain(&extra).collect();
     let best_epochs =
-        leave_one_domain_out_epochs(&stage_b, &targets, params.schedule(), params.epoch_choice())?
+        leave_one_domain_out_epochs(&every, &groups, params.schedule(), params.epoch_choice())?
             .unwrap_or(split_epochs);
     report.weight_val_loss = val_loss;
     report.weight_epochs = best_epochs;
@@ -661,8 +834,7 @@ fn train_weighting(
     let mlp = if best_epochs == 0 {
         equal
     } else {
-        let all: Vec<&WeightEpisode> = stage_b.iter().collect();
-        train_weight_head(&all, &[], params.schedule(), Some(best_epochs))?.0
+        train_weight_head(&every, &[], params.schedule(), Some(best_epochs))?.0
     };
     adapter.heads.weight = Some(mlp);
     tracing::info!(

@@ -48,7 +48,7 @@ pub use descriptor::Support;
 pub use detector::{Detector, Explanation, ForestContribution};
 pub use error::{MetaError, Result};
 pub use init::{Initialisation, LocalConfig, CONFIGS};
-pub use learner::{train_task_learners, DomainData};
+pub use learner::{train_task_learners, DomainData, ExtraSource};
 pub use model::{MetaModel, TrainReport};
 pub use network::{MetaLearner, Mlp, MlpMetaLearner};
 pub use params::{EpochChoice, Heads, MetaParams, ValidMetaParams};

@@ -40,6 +40,10 @@ pub struct TrainReport {
     /// The weighting head was trained but kept untrained (no epoch beat the anchored weights on a held-out known
     /// domain): the detector then leans on its local forest at the fixed anchor weight.
     pub weight_head_anchored: bool,
+    /// Other sources the weighting head also learned from ([`crate::learner::ExtraSource`]) and how many of their
+    /// episodes it used. Not written to model files (a loaded model's report has none).
+    #[serde(skip)]
+    pub extra_sources: Vec<(String, usize)>,
 }
 
 impl TrainReport {
@@ -52,6 +56,19 @@ impl TrainReport {
                  known domain): the local forest keeps its anchored 95 % weight"
                 .to_string(),
             (true, false) => format!("weighting head learned ({} epochs)", self.weight_epochs),
+        };
+        let weighting = if self.extra_sources.is_empty() {
+            weighting
+        } else {
+            let sources: Vec<String> = self
+                .extra_sources
+                .iter()
+                .map(|(name, n)| format!("{name} {n}"))
+                .collect();
+            format!(
+                "{weighting}, with other sources' episodes ({})",
+                sources.join(", ")
+            )
         };
         if !heads.init() {
             return weighting;

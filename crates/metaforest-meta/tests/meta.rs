@@ -534,3 +534,94 @@ fn detector_files_are_byte_identical_for_the_same_inputs() {
     let loaded = metaforest_meta::Detector::load(dir.path().join("a.mfd")).unwrap();
     assert_eq!(once, bytes(&loaded, "d.mfd"), "loaded and saved again");
 }
+
+/// Another data set, in a feature space of its own (here: other synthetic networks with three columns fewer),
+/// whose domains the weighting head also learns from.
+fn other_source(episodes: usize) -> metaforest_meta::ExtraSource {
+    let other = generate(&SyntheticConfig {
+        n_networks: 3,
+        rows_per_network: 1_000,
+        attack_fraction: 0.4,
+        seed: 17,
+    })
+    .unwrap();
+    let names: Vec<String> = other.feature_names()[..3]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+    let other = other.drop_columns(&names).unwrap();
+    let domains: Vec<DomainData> = domains_by_dataset(&other)
+        .iter()
+        .map(|d| DomainData::from_table(&other, &d.name, &d.rows))
+        .collect();
+    metaforest_meta::ExtraSource::train("other", domains, 8, 21, episodes).unwrap()
+}
+
+/// A source in another feature space adds episodes to the weighting head's training (the report names it and
+/// counts them, the model changes), the model still reads the known domains' features, and the result is the same
+/// at any thread count.
+#[test]
+fn other_sources_teach_the_weighting_head_in_their_own_feature_space() {
+    let t = table();
+    let (known, held) = split(&t);
+    let params = small_params();
+    let learners = metaforest_meta::train_task_learners(&known, 10, 5).unwrap();
+    let source = other_source(30);
+    assert_ne!(source.domains[0].x.ncols(), known[0].x.ncols());
+    let fit = |threads: usize, sources: &[metaforest_meta::ExtraSource]| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            MetaModel::fit_with_sources(&known, learners.clone(), sources, &params).unwrap()
+        })
+    };
+    let with = fit(1, std::slice::from_ref(&source));
+    let (name, n) = &with.report().extra_sources[0];
+    assert_eq!(name, "other");
+    assert!(*n >= 20 && *n <= 30, "{n} episodes of the other source");
+    assert!(with
+        .report()
+        .summary(with.params().heads())
+        .contains("other"));
+    let again = fit(2, std::slice::from_ref(&source));
+    assert_eq!(
+        serde_json::to_string(&with).unwrap(),
+        serde_json::to_string(&again).unwrap()
+    );
+    let without = fit(2, &[]);
+    assert!(without.report().extra_sources.is_empty());
+    assert_ne!(
+        serde_json::to_string(&with).unwrap(),
+        serde_json::to_string(&without).unwrap(),
+        "the other source's episodes changed nothing"
+    );
+    assert_eq!(with.n_features(), known[0].x.ncols());
+    let (sx, sy) = support(&t, &held, 5);
+    let p = with
+        .adapt(sx.view(), &sy)
+        .unwrap()
+        .predict_proba(t.features().select(Axis(0), &held[..50]).view());
+    assert!(p.iter().all(|p| (0.0..=1.0).contains(p)));
+}
+
+/// A source with one domain (no other forest to adapt with) or forests of another width is refused up front.
+#[test]
+fn malformed_sources_are_errors() {
+    let t = table();
+    let (known, _) = split(&t);
+    let learners = metaforest_meta::train_task_learners(&known, 6, 5).unwrap();
+    let mut lonely = other_source(10);
+    lonely.domains.truncate(1);
+    lonely.known.truncate(1);
+    let err = MetaModel::fit_with_sources(&known, learners.clone(), &[lonely], &small_params())
+        .expect_err("one domain");
+    assert!(matches!(err, MetaError::TooFewDomains { .. }), "{err}");
+    let mut mixed = other_source(10);
+    mixed.known[1] = learners[0].clone();
+    let err = MetaModel::fit_with_sources(&known, learners, &[mixed], &small_params())
+        .expect_err("forest of another width");
+    assert!(matches!(err, MetaError::FeatureMismatch { .. }), "{err}");
+}

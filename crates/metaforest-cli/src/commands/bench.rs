@@ -2,6 +2,7 @@
 //! against other forest libraries is a separate binary: `cargo run --release -p metaforest-compare`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, Subcommand};
@@ -9,9 +10,10 @@ use linfa::ParamGuard;
 
 use metaforest_eval::bench::{run_bench_with, BenchRequest, Protocol};
 use metaforest_eval::meta_method::MetaMethod;
+use metaforest_eval::meta_sources::{MetaSources, SourceKind};
 use metaforest_eval::report::{markdown_metric_table, write_reports, Grid};
 use metaforest_eval::{BenchConfig, BenchParams, PortsMode};
-use metaforest_meta::{CoverageGate, Heads, MetaParams};
+use metaforest_meta::{CoverageGate, EpochChoice, Heads, MetaParams};
 
 /// `metaforest bench …`
 #[derive(Debug, Args)]
@@ -89,6 +91,23 @@ pub struct ProtocolArgs {
     /// mean must gain) or `unchecked` (a diagnostic: always kept).
     #[arg(long, value_parser = ["every", "mean", "unchecked"])]
     pub meta_coverage: Option<String>,
+    /// Other data sets the META rows' weighting head also meta-trains on, each in its own feature space:
+    /// `unsw` (UNSW-NB15's families), `nsl` (NSL-KDD's training families), `nf` (the NF-v2 networks, no ports),
+    /// `syn` (synthetic networks). A fold never uses its own protocol's data set, its held-out domain or another
+    /// export of the same capture. Default: none.
+    #[arg(long, value_delimiter = ',', value_parser = ["unsw", "nsl", "nf", "syn"])]
+    pub meta_sources: Vec<String>,
+    /// Episodes drawn from each of `--meta-sources` (default: as many as --meta-episodes).
+    #[arg(long)]
+    pub meta_source_episodes: Option<usize>,
+    /// Augment the META rows' meta-training episodes: query attack shares drawn uniform in log-odds and half of the
+    /// supports narrow (`MetaParams::share_augmentation`, `narrow_support_share(0.5)`). Off by default.
+    #[arg(long)]
+    pub meta_augment: bool,
+    /// How the weighting head's training length is chosen from the known domains held out in turn: `least` (the
+    /// default: every held-out domain must still gain) or `median`.
+    #[arg(long, value_parser = ["least", "median"])]
+    pub meta_epochs: Option<String>,
 }
 
 impl ProtocolArgs {
@@ -112,9 +131,13 @@ impl ProtocolArgs {
     }
 
     /// The META rows: META and META+U share one meta-model per fold; the ablation rows train their own.
-    fn meta_methods(&self, cfg: &BenchConfig) -> Vec<Box<dyn metaforest_eval::Method>> {
+    fn meta_methods(
+        &self,
+        cfg: &BenchConfig,
+        data_dir: &std::path::Path,
+    ) -> metaforest_eval::Result<Vec<Box<dyn metaforest_eval::Method>>> {
         if self.no_meta {
-            return vec![];
+            return Ok(vec![]);
         }
         let episodes = self
             .meta_episodes
@@ -129,12 +152,35 @@ impl ProtocolArgs {
                 Some("unchecked") => CoverageGate::Unchecked,
                 _ => CoverageGate::EveryKnownDomain,
             });
+        let params = if self.meta_augment {
+            params.share_augmentation(true).narrow_support_share(0.5)
+        } else {
+            params
+        };
+        let params = match self.meta_epochs.as_deref() {
+            Some("median") => params.epoch_choice(EpochChoice::Median),
+            _ => params,
+        };
         let params = if self.quick {
             params.max_epochs(15)
         } else {
             params
         };
-        let mut methods = MetaMethod::pair(params.clone());
+        let sources = if self.meta_sources.is_empty() {
+            None
+        } else {
+            let kinds = self
+                .meta_sources
+                .iter()
+                .map(|n| SourceKind::parse(n))
+                .collect::<metaforest_eval::Result<Vec<_>>>()?;
+            Some(Arc::new(MetaSources::new(
+                kinds,
+                data_dir,
+                self.meta_source_episodes.unwrap_or(episodes),
+            )))
+        };
+        let mut methods = MetaMethod::pair_with_sources(params.clone(), sources);
         if self.ablation {
             methods.push(MetaMethod::single(
                 "META-B",
@@ -142,7 +188,7 @@ impl ProtocolArgs {
             ));
             methods.push(MetaMethod::single("META-I", params.heads(Heads::InitOnly)));
         }
-        methods
+        Ok(methods)
     }
 
     fn ports_mode(&self) -> PortsMode {
@@ -175,7 +221,7 @@ pub fn run(ctx: &super::Context, args: BenchArgs) -> super::CmdResult {
         BenchCommand::All(a) => (Protocol::ALL_REAL.to_vec(), a),
     };
     let cfg = pa.config()?;
-    let meta = pa.meta_methods(&cfg);
+    let meta = pa.meta_methods(&cfg, &ctx.data_dir)?;
     let mut req = BenchRequest::new(protocols, ctx.data_dir.clone(), cfg);
     req.ports = pa.ports_mode();
     // The global rayon pool is already sized by `--threads`.
