@@ -412,28 +412,32 @@ fn leave_one_domain_out_epochs(
     let count = |d: usize| targets.iter().filter(|&&t| t == Some(d)).count();
     domains.sort_by_key(|&d| (std::cmp::Reverse(count(d)), d));
     domains.truncate(LODO_DOMAINS);
-    let mut chosen = Vec::new();
-    for &v in &domains {
-        let (mut train, mut val) = (Vec::new(), Vec::new());
-        for (&e, &t) in episodes.iter().zip(targets) {
-            if t == Some(v) {
-                val.push(e);
-            } else {
-                train.push(e);
+    // The held-out runs are independent (each seeded by the schedule alone), so they train side by side.
+    let runs: Vec<Option<usize>> = domains
+        .par_iter()
+        .map(|&v| {
+            let (mut train, mut val) = (Vec::new(), Vec::new());
+            for (&e, &t) in episodes.iter().zip(targets) {
+                if t == Some(v) {
+                    val.push(e);
+                } else {
+                    train.push(e);
+                }
             }
-        }
-        if val.len() < 2 || train.len() < 8 {
-            continue;
-        }
-        let (_, loss, epochs) = train_weight_head(&train, &val, schedule, None)?;
-        tracing::info!(
-            held_out = v,
-            loss,
-            epochs,
-            "meta-training: weighting head, leave one domain out"
-        );
-        chosen.push(epochs);
-    }
+            if val.len() < 2 || train.len() < 8 {
+                return Ok(None);
+            }
+            let (_, loss, epochs) = train_weight_head(&train, &val, schedule, None)?;
+            tracing::info!(
+                held_out = v,
+                loss,
+                epochs,
+                "meta-training: weighting head, leave one domain out"
+            );
+            Ok(Some(epochs))
+        })
+        .collect::<Result<_>>()?;
+    let mut chosen: Vec<usize> = runs.into_iter().flatten().collect();
     if chosen.len() < 2 {
         return Ok(None);
     }
@@ -815,7 +819,6 @@ fn train_weighting(
     report.equal_weight_val_loss = weight_loss(&equal, &val.iter().collect::<Vec<_>>());
     let (train, val): (Vec<&WeightEpisode>, Vec<&WeightEpisode>) =
         (train.iter().chain(&extra).collect(), val.iter().collect());
-    let (_, val_loss, split_epochs) = train_weight_head(&train, &val, params.schedule(), None)?;
     // Other sources' episodes always train; only the known domains are held out.
     let groups: Vec<Option<usize>> = specs
         .iter()
@@ -823,9 +826,12 @@ fn train_weighting(
         .chain(extra.iter().map(|_| None))
         .collect();
     let every: Vec<&WeightEpisode> = stage_b.iter().chain(&extra).collect();
-    let best_epochs =
-        leave_one_domain_out_epochs(&every, &groups, params.schedule(), params.epoch_choice())?
-            .unwrap_or(split_epochs);
+    let (split, lodo) = rayon::join(
+        || train_weight_head(&train, &val, params.schedule(), None),
+        || leave_one_domain_out_epochs(&every, &groups, params.schedule(), params.epoch_choice()),
+    );
+    let (_, val_loss, split_epochs) = split?;
+    let best_epochs = lodo?.unwrap_or(split_epochs);
     report.weight_val_loss = val_loss;
     report.weight_epochs = best_epochs;
     report.weight_head_anchored = best_epochs == 0;
