@@ -60,8 +60,22 @@ pub(crate) struct Adaptation {
     pub(crate) local: Forest,
     /// The pooled member, grown on the known domains' sample and the support (when the model has one).
     pub(crate) pooled: Option<Forest>,
+    /// With unlabelled flows and [`crate::MetaParams::self_trained_member`], the support-grown forest, kept as a
+    /// member beside the self-trained `local` one.
+    pub(crate) support_grown: Option<Forest>,
     pub(crate) evidence: Vec<ForestEvidence>,
     pub(crate) task: [f32; TASK_WIDTH],
+}
+
+impl Adaptation {
+    /// Every member in weighting order: `known`, then the pooled and the support-grown members (when present),
+    /// then the local forest.
+    pub(crate) fn forests<'a>(&'a self, mut known: Vec<&'a Forest>) -> Vec<&'a Forest> {
+        known.extend(self.pooled.as_ref());
+        known.extend(self.support_grown.as_ref());
+        known.push(&self.local);
+        known
+    }
 }
 
 /// Index of the largest value (the first on ties; 0 when empty).
@@ -103,21 +117,22 @@ impl Adapter {
             .collect()
     }
 
-    /// Evidence of the known forests `ids`, then the pooled member (when given), then `local` (last) on the
-    /// support, and the support's statistics.
+    /// Evidence of the known forests `ids`, then the other `members` (each with its training rows), then `local`
+    /// (last) on the support, and the support's statistics.
     pub(crate) fn evidence(
         &self,
         ids: &[usize],
-        pooled: Option<(&Forest, usize)>,
+        members: &[(&Forest, usize)],
         local: &Forest,
         support: Support,
     ) -> (Vec<ForestEvidence>, SupportStats) {
         let local_facts = ForestFacts::of(local, support.y.len());
         let mut pairs = self.known_facts(ids);
-        let pooled_facts = pooled.map(|(f, n_train)| (f, ForestFacts::of(f, n_train)));
-        if let Some((f, facts)) = &pooled_facts {
-            pairs.push((f, facts));
-        }
+        let member_facts: Vec<(&Forest, ForestFacts)> = members
+            .iter()
+            .map(|&(f, n_train)| (f, ForestFacts::of(f, n_train)))
+            .collect();
+        pairs.extend(member_facts.iter().map(|(f, facts)| (*f, facts)));
         pairs.push((local, &local_facts));
         (forest_evidence(&pairs, support), SupportStats::of(support))
     }
@@ -134,7 +149,7 @@ impl Adapter {
         }
         let known_forests = self.known_forests(ids);
         let plain = grow_local(&Initialisation::plain(), settings, support, &known_forests)?;
-        let (evidence, stats) = self.evidence(ids, None, &plain, support);
+        let (evidence, stats) = self.evidence(ids, &[], &plain, support);
         let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         let mut cfg_in = [init_input(&task, &evidence[..ids.len()])];
         self.init_norm.apply(&mut cfg_in);
@@ -162,8 +177,9 @@ impl Adapter {
         })
     }
 
-    /// Initialise, grow the local forest (self-trained on `unlabelled` flows when given, see [`self_train`]), and
-    /// describe all forests on the support.
+    /// Initialise, grow the local forest, self-train it on `unlabelled` flows when given (see
+    /// [`crate::init::self_train`]; with [`crate::MetaParams::self_trained_member`] the support-grown forest stays
+    /// as a member beside it), and describe all forests on the support.
     pub(crate) fn analyse(
         &self,
         ids: &[usize],
@@ -174,23 +190,34 @@ impl Adapter {
         let initialisation = self.initialise(ids, support, settings)?;
         let known_forests = self.known_forests(ids);
         let mut local = grow_local(&initialisation, settings, support, &known_forests)?;
+        let mut support_grown = None;
         if let Some(u) = unlabelled.filter(|u| u.nrows() > 0) {
-            local = self_train(&local, settings, support, u)?;
+            let grown = self_train(&local, settings, support, u)?;
+            let support_only = std::mem::replace(&mut local, grown);
+            if self.params.self_trained_member() {
+                // The self-trained forest keeps the local anchor (an anchored head scores as without the member).
+                support_grown = Some((support_only, support.y.len()));
+            }
         }
         let pooled = match &self.pooled {
-            Some(sample) => {
-                Some(sample.grow(ids, support, (settings.n_trees / 2).max(4), settings.seed)?)
-            }
+            Some(sample) => Some((
+                sample.grow(ids, support, (settings.n_trees / 2).max(4), settings.seed)?,
+                sample.n_rows(ids) + support.y.len(),
+            )),
             None => None,
         };
-        let n_pooled = self.pooled.as_ref().map_or(0, |s| s.n_rows(ids)) + support.y.len();
-        let (evidence, stats) =
-            self.evidence(ids, pooled.as_ref().map(|f| (f, n_pooled)), &local, support);
+        let members: Vec<(&Forest, usize)> = pooled
+            .iter()
+            .chain(&support_grown)
+            .map(|(f, n)| (f, *n))
+            .collect();
+        let (evidence, stats) = self.evidence(ids, &members, &local, support);
         let task = task_descriptor(support.y.len() / 2, &evidence[..ids.len()], &stats, None);
         Ok(Adaptation {
             initialisation,
             local,
-            pooled,
+            pooled: pooled.map(|(f, _)| f),
+            support_grown: support_grown.map(|(f, _)| f),
             evidence,
             task,
         })

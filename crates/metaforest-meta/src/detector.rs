@@ -33,6 +33,9 @@ pub struct Detector {
     local: Forest,
     /// The pooled member (known domains' sample plus the support), when the meta-model has one.
     pooled: Option<Forest>,
+    /// The support-grown member beside the self-trained local forest (unlabelled flows given, and the meta-model
+    /// has [`crate::MetaParams::self_trained_member`]; never saved).
+    support_grown: Option<Forest>,
     evidence: Vec<ForestEvidence>,
     task: [f32; TASK_WIDTH],
     /// The initialisation the meta-network chose (reported by `explain`).
@@ -88,6 +91,7 @@ impl Detector {
             support_y: y.to_vec(),
             local: a.local,
             pooled: a.pooled,
+            support_grown: a.support_grown,
             evidence: a.evidence,
             task: a.task,
             initialisation: a.initialisation,
@@ -132,6 +136,7 @@ impl Detector {
         self.initialisation = a.initialisation;
         self.local = a.local;
         self.pooled = a.pooled;
+        self.support_grown = a.support_grown;
         self.evidence = a.evidence;
         self.task = a.task;
         self.apply_threshold_rule();
@@ -208,16 +213,20 @@ impl Detector {
     fn forests(&self) -> Vec<&Forest> {
         let mut f: Vec<&Forest> = self.adapter.known.iter().map(|t| &t.forest).collect();
         f.extend(self.pooled.as_ref());
+        f.extend(self.support_grown.as_ref());
         f.push(&self.local);
         f
     }
 
-    /// Names of the forests in weighting order: the known domains, `pooled` (when the model has that member),
-    /// then `local`.
+    /// Names of the forests in weighting order: the known domains, `pooled` and `support-grown` (when the
+    /// detector has those members), then `local`.
     pub fn forest_names(&self) -> Vec<String> {
         let mut n: Vec<String> = self.adapter.known.iter().map(|t| t.name.clone()).collect();
         if self.pooled.is_some() {
             n.push("pooled".to_string());
+        }
+        if self.support_grown.is_some() {
+            n.push("support-grown".to_string());
         }
         n.push("local".to_string());
         n
@@ -226,6 +235,12 @@ impl Detector {
     /// The local forest grown on the support.
     pub fn local_forest(&self) -> &Forest {
         &self.local
+    }
+
+    /// The support-grown member, when the local forest is self-trained and the meta-model keeps the support-grown
+    /// forest beside it ([`crate::MetaParams::self_trained_member`]).
+    pub fn support_grown_forest(&self) -> Option<&Forest> {
+        self.support_grown.as_ref()
     }
 
     /// The labelled support the detector was adapted on.
@@ -574,6 +589,7 @@ impl<'de> Deserialize<'de> for Detector {
             support_y: f.support_y,
             local: f.local,
             pooled: f.pooled,
+            support_grown: None,
             evidence: f.evidence,
             task: f.task,
             initialisation: f.initialisation,

@@ -84,6 +84,13 @@ pub enum MetaError {
         /// The smallest budget the larger of the two samples resolves.
         coarsest: String,
     },
+    #[error(
+        "{what} cannot be saved: it was trained with `{setting}`, an experiment the file format does not carry yet"
+    )]
+    NotSaved {
+        what: &'static str,
+        setting: &'static str,
+    },
     #[error("dfdx network error: {0}")]
     Network(String),
 }

@@ -223,6 +223,18 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     })
 }
 
+/// Settings the file format does not carry: a model or detector trained with one is refused, never written
+/// without it.
+fn refuse_unsaved(params: &crate::params::ValidMetaParams, what: &'static str) -> Result<()> {
+    if params.self_trained_member() {
+        return Err(MetaError::NotSaved {
+            what,
+            setting: "MetaParams::self_trained_member",
+        });
+    }
+    Ok(())
+}
+
 /// On disk the heads travel as dfdx safetensors bytes; everything else as it is.
 #[derive(Deserialize)]
 struct Stored<T> {
@@ -293,6 +305,7 @@ impl MetaModel {
     /// The whole meta-model in the file format: known forests, heads (safetensors), normalisation, parameters,
     /// feature space.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        refuse_unsaved(self.params(), "meta-model")?;
         let stored = StoredModel {
             model: self,
             heads_safetensors: to_safetensors(self.heads())?,
@@ -346,6 +359,7 @@ impl Detector {
     /// The adapted detector in the file format: it carries its known forests and feature space, so it scores
     /// flows on its own.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        refuse_unsaved(&self.adapter().params, "detector")?;
         let kind = Kind::Detector;
         match &self.adapter().coverage {
             // Version 5: the detector, then the coverage state.

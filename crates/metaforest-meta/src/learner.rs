@@ -957,7 +957,7 @@ fn init_episode(adapter: &Adapter, domains: &[DomainData], s: &EpisodeRows) -> R
     let settings = local_settings(adapter, s);
     let known_forests = adapter.known_forests(&ids);
     let plain = grow_local(&Initialisation::plain(), &settings, support, &known_forests)?;
-    let (evidence, stats) = adapter.evidence(&ids, None, &plain, support);
+    let (evidence, stats) = adapter.evidence(&ids, &[], &plain, support);
     let task = task_descriptor(s.k, &evidence[..ids.len()], &stats, None);
     let donor = best_donor(&evidence[..ids.len()], support);
     let losses: Vec<f64> = CONFIGS
@@ -1017,10 +1017,10 @@ fn weight_episode(
     };
     let ids = known_except(adapter, s.target);
     let ux = select(&d.x, &s.unlabelled);
-    let a = adapter.analyse(&ids, support, &local_settings(adapter, s), None)?;
-    let mut forests = adapter.known_forests(&ids);
-    forests.extend(a.pooled.as_ref());
-    forests.push(&a.local);
+    // With the self-trained member, the episode self-trains on its own unlabelled sample, as adaptation will.
+    let unlabelled = adapter.params.self_trained_member().then(|| ux.view());
+    let a = adapter.analyse(&ids, support, &local_settings(adapter, s), unlabelled)?;
+    let forests = a.forests(adapter.known_forests(&ids));
     let q = query_evidence(&forests, &a.evidence, &a.task, qx.view());
     let u = query_evidence(&forests, &a.evidence, &a.task, ux.view());
     let labels: Vec<f32> = s.query.iter().map(|&r| d.y[r] as f32).collect();

@@ -64,6 +64,10 @@ pub struct ValidMetaParams {
     coverage_shift: bool,
     #[serde(skip)]
     coverage_gate: CoverageGate,
+    /// Not in the parameters' stored form either: a model with this member cannot be saved yet
+    /// ([`crate::MetaError::NotSaved`]), so it never reaches a file.
+    #[serde(skip)]
+    self_trained_member: bool,
 }
 
 impl Default for ValidMetaParams {
@@ -92,6 +96,7 @@ impl Default for ValidMetaParams {
             epoch_choice: EpochChoice::Least,
             coverage_shift: false,
             coverage_gate: CoverageGate::EveryKnownDomain,
+            self_trained_member: false,
         }
     }
 }
@@ -160,6 +165,10 @@ impl ValidMetaParams {
     /// The check the coverage shift must pass to be kept.
     pub fn coverage_gate(&self) -> CoverageGate {
         self.coverage_gate
+    }
+    /// Whether, with unlabelled flows, the support-grown forest stays a member beside the self-trained local one.
+    pub fn self_trained_member(&self) -> bool {
+        self.self_trained_member
     }
     pub(crate) fn set_coverage(&mut self, on: bool, gate: CoverageGate) {
         self.coverage_shift = on;
@@ -247,6 +256,15 @@ impl MetaParams {
     /// baseline B2) as one more member the weighting head weighs.
     pub fn pooled_member(mut self, on: bool) -> Self {
         self.0.pooled_member = on;
+        self
+    }
+    /// With unlabelled flows, the self-trained local forest ([`crate::init::self_train`]) and the support-grown one
+    /// are both members the weighting head weighs: the self-trained one as `local` (it keeps the anchor, as META+U
+    /// has it without this setting), the support-grown one as `support-grown`. Meta-training episodes then
+    /// self-train on their own unlabelled sample. Off by default. An experiment: a model trained with it cannot be
+    /// saved yet.
+    pub fn self_trained_member(mut self, on: bool) -> Self {
+        self.0.self_trained_member = on;
         self
     }
     /// How the weighting head's epochs are chosen from the held-out known domains' best counts.

@@ -491,6 +491,57 @@ fn self_training_adds_the_confident_unlabelled_flows_at_their_own_balance() {
     );
 }
 
+/// With `self_trained_member`, META+U's local forest is self-trained as before and the support-grown forest is
+/// weighed beside it; without unlabelled flows there is no such member. The file format does not carry the member
+/// yet, so the model and its detectors refuse to be saved rather than be written without it.
+#[test]
+fn self_trained_member_is_weighed_beside_the_local_forest_and_never_saved_without_it() {
+    let t = table();
+    let (known, held) = split(&t);
+    let params = MetaParams::from(small_params())
+        .self_trained_member(true)
+        .check()
+        .unwrap();
+    let model = MetaModel::fit(&known, &params).unwrap();
+    let (sx, sy) = support(&t, &held, 5);
+    let flows = t.features().select(Axis(0), &held[200..900]);
+    let mut with = model
+        .adapt_with_unlabelled(sx.view(), &sy, flows.view())
+        .unwrap();
+    let names = with.forest_names();
+    assert_eq!(names.len(), known.len() + 2);
+    assert_eq!(names[known.len()], "support-grown");
+    assert_eq!(with.task_weights().len(), names.len());
+    let grown = with.support_grown_forest().expect("a support-grown member");
+    assert_eq!(grown.train_class_prior(), &[0.5, 0.5]);
+    assert_ne!(with.local_forest().train_class_prior(), &[0.5, 0.5]);
+    let test = t.features().select(Axis(0), &held[..200]);
+    let p = with.predict_proba(test.view());
+    assert!(p.iter().all(|p| (0.0..=1.0).contains(p)));
+    let without = model.adapt(sx.view(), &sy).unwrap();
+    assert_eq!(without.forest_names().len(), known.len() + 1);
+    assert!(without.support_grown_forest().is_none());
+    // More labels re-grow both.
+    let (more_x, more_y) = support(&t, &held[900..], 2);
+    with.adapt_more(more_x.view(), &more_y).unwrap();
+    assert_eq!(with.forest_names(), names);
+    assert_eq!(
+        with.support_grown_forest().unwrap().train_class_prior(),
+        &[0.5, 0.5]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |e: MetaError| matches!(e, MetaError::NotSaved { .. });
+    assert!(refused(model.to_bytes().unwrap_err()));
+    assert!(refused(model.save(dir.path().join("m.mf")).unwrap_err()));
+    assert!(refused(with.save(dir.path().join("d.mfd")).unwrap_err()));
+    assert!(refused(without.to_bytes().unwrap_err()));
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
 /// A detector saved twice, and one adapted twice from the same inputs and seed (at different thread counts), give
 /// identical bytes: nothing in a detector file depends on hashing order or scheduling.
 #[test]

@@ -108,6 +108,12 @@ pub struct ProtocolArgs {
     /// default: every held-out domain must still gain) or `median`.
     #[arg(long, value_parser = ["least", "median"])]
     pub meta_epochs: Option<String>,
+    /// More members the META rows' weighting head weighs beside the known forests and the local forest: `pooled` (a
+    /// forest on a sample of the known domains plus the support, as B2; `MetaParams::pooled_member`), `self-trained`
+    /// (with unlabelled flows, META+U's self-trained forest beside the support-only one rather than in its place;
+    /// `MetaParams::self_trained_member`). Default: none.
+    #[arg(long, value_delimiter = ',', value_parser = ["pooled", "self-trained"])]
+    pub meta_members: Vec<String>,
 }
 
 impl ProtocolArgs {
@@ -161,6 +167,10 @@ impl ProtocolArgs {
             Some("median") => params.epoch_choice(EpochChoice::Median),
             _ => params,
         };
+        let member = |name: &str| self.meta_members.iter().any(|m| m == name);
+        let params = params
+            .pooled_member(member("pooled"))
+            .self_trained_member(member("self-trained"));
         let params = if self.quick {
             params.max_epochs(15)
         } else {
