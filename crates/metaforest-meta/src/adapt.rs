@@ -68,14 +68,29 @@ pub(crate) struct Adaptation {
 }
 
 impl Adaptation {
-    /// Every member in weighting order: `known`, then the pooled and the support-grown members (when present),
-    /// then the local forest.
-    pub(crate) fn forests<'a>(&'a self, mut known: Vec<&'a Forest>) -> Vec<&'a Forest> {
-        known.extend(self.pooled.as_ref());
-        known.extend(self.support_grown.as_ref());
-        known.push(&self.local);
-        known
+    /// Every member in weighting order (see [`in_weighting_order`]).
+    pub(crate) fn forests<'a>(&'a self, known: Vec<&'a Forest>) -> Vec<&'a Forest> {
+        in_weighting_order(
+            known,
+            self.pooled.as_ref(),
+            self.support_grown.as_ref(),
+            &self.local,
+        )
     }
+}
+
+/// The one order the weighting head sees its members in: `known`, then the pooled and the support-grown members
+/// (when present), then the local forest (last: it carries the anchor).
+pub(crate) fn in_weighting_order<'a>(
+    mut known: Vec<&'a Forest>,
+    pooled: Option<&'a Forest>,
+    support_grown: Option<&'a Forest>,
+    local: &'a Forest,
+) -> Vec<&'a Forest> {
+    known.extend(pooled);
+    known.extend(support_grown);
+    known.push(local);
+    known
 }
 
 /// Index of the largest value (the first on ties; 0 when empty).

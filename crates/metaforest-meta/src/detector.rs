@@ -211,11 +211,12 @@ impl Detector {
     }
 
     fn forests(&self) -> Vec<&Forest> {
-        let mut f: Vec<&Forest> = self.adapter.known.iter().map(|t| &t.forest).collect();
-        f.extend(self.pooled.as_ref());
-        f.extend(self.support_grown.as_ref());
-        f.push(&self.local);
-        f
+        crate::adapt::in_weighting_order(
+            self.adapter.known.iter().map(|t| &t.forest).collect(),
+            self.pooled.as_ref(),
+            self.support_grown.as_ref(),
+            &self.local,
+        )
     }
 
     /// Names of the forests in weighting order: the known domains, `pooled` and `support-grown` (when the
