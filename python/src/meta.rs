@@ -207,6 +207,11 @@ impl PyMetaModel {
         d.set_item("weight_val_loss", r.weight_val_loss)?;
         d.set_item("equal_weight_val_loss", r.equal_weight_val_loss)?;
         d.set_item("weight_epochs", r.weight_epochs)?;
+        // With the weighting head not trained, the local forest's fixed share of the weight (else None).
+        d.set_item(
+            "fixed_local_share",
+            r.weight_head_anchored.then_some(r.fixed_local_share),
+        )?;
         d.set_item("config_head_kept", r.config_head_kept)?;
         d.set_item("prior_head_kept", r.prior_head_kept)?;
         Ok(d)

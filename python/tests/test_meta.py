@@ -101,6 +101,10 @@ def test_files_bytes_and_pickles_round_trip(model, new_domain, tmp_path):
     assert pickle.loads(pickle.dumps(detector)).to_bytes() == detector.to_bytes()
     again = pickle.loads(pickle.dumps(model))
     assert again.adapt(*support_of(x, y)).to_bytes() == detector.to_bytes()
+    # An untrained weighting head's fixed local share survives the file (it is read off the head).
+    share = model.report()["fixed_local_share"]
+    assert (share is None) == (model.report()["weight_epochs"] > 0)
+    assert MetaModel.load(tmp_path / "model.mf").report()["fixed_local_share"] == share
 
 
 def test_bad_input_is_a_clear_error(model, new_domain, tmp_path):

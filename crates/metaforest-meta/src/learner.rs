@@ -835,10 +835,13 @@ fn train_weighting(
     report.weight_val_loss = val_loss;
     report.weight_epochs = best_epochs;
     report.weight_head_anchored = best_epochs == 0;
-    // No epoch beat the untrained, local-anchored head on the unseen domain: keep exactly that (zero outputs),
-    // rather than weights that only fit the training domains.
+    // No epoch beat the untrained head on the unseen domain: keep fixed weights rather than weights that only fit
+    // the training domains, with the local forest's share chosen on the known domains' episodes.
     let mlp = if best_epochs == 0 {
-        equal
+        let head = fixed_share_on_known_domains(&adapter.weight_norm, &stage_b, specs);
+        // Read off the head, as a loaded model reads it.
+        report.fixed_local_share = fixed_local_share(&head, &adapter.weight_norm);
+        head
     } else {
         train_weight_head(&every, &[], params.schedule(), Some(best_epochs))?.0
     };
@@ -849,6 +852,37 @@ fn train_weighting(
         "meta-training: weighting head done"
     );
     Ok(stage_b)
+}
+
+/// The fixed weighting with the lowest loss on the known domains' episodes, each domain counted equally (every
+/// episode leaves its own domain's forest out, and nothing is fitted but the choice, so all of them are held out),
+/// among [`FIXED_LOCAL_SHARES`]; on ties the larger local share.
+fn fixed_share_on_known_domains(
+    norm: &Normalizer,
+    episodes: &[WeightEpisode],
+    specs: &[EpisodeRows],
+) -> Mlp {
+    let mut domains: Vec<usize> = specs.iter().map(|s| s.target).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    let (mut best, mut best_loss) = (None, f64::INFINITY);
+    for &share in &FIXED_LOCAL_SHARES {
+        let head = fixed_share_head(norm, share);
+        let loss = mean(domains.iter().map(|&d| {
+            let of_d: Vec<&WeightEpisode> = episodes
+                .iter()
+                .zip(specs)
+                .filter(|(_, s)| s.target == d)
+                .map(|(e, _)| e)
+                .collect();
+            weight_loss(&head, &of_d)
+        }));
+        tracing::info!(share, loss, "meta-training: fixed weighting, known domains");
+        if loss < best_loss {
+            (best, best_loss) = (Some(head), loss);
+        }
+    }
+    best.unwrap_or_else(zero_weight_head)
 }
 
 /// The threshold rule, on the whole-domain episodes (a new network's traffic is all of its attacks at its own
@@ -1033,4 +1067,62 @@ fn weight_episode(
         unlabelled_probs: flow_major(&u.probs),
         unlabelled_rows: u.rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Episodes of two domains whose two known forests score every flow `known` right (attack probability
+    /// `known` on attacks, `1 − known` on benign flows) and whose local forest scores it `local` right.
+    fn episodes(known: f32, local: f32) -> (Normalizer, Vec<WeightEpisode>, Vec<EpisodeRows>) {
+        let n_forests = 3;
+        let labels: Vec<f32> = (0..20).map(|i| (i % 2) as f32).collect();
+        let right = |p: f32, y: f32| if y > 0.5 { p } else { 1.0 - p };
+        let probs: Vec<f32> = labels
+            .iter()
+            .flat_map(|&y| [right(known, y), right(known, y), right(local, y)])
+            .collect();
+        let mut rows: Vec<[f32; WEIGHT_IN]> = (0..labels.len() * n_forests)
+            .map(|i| {
+                let mut r = [0f32; WEIGHT_IN];
+                r[forest_slot::IS_LOCAL] = (i % n_forests == n_forests - 1) as u8 as f32;
+                r
+            })
+            .collect();
+        let norm = Normalizer::fit(&rows);
+        norm.apply(&mut rows);
+        let episode = || WeightEpisode {
+            rows: rows.clone(),
+            probs: probs.clone(),
+            loss_weights: loss_weights(&labels, true),
+            labels: labels.clone(),
+            n_forests,
+            unlabelled_rows: Vec::new(),
+            unlabelled_probs: Vec::new(),
+        };
+        let spec = |target| EpisodeRows {
+            target,
+            whole_domain: true,
+            k: 1,
+            support: Vec::new(),
+            query: Vec::new(),
+            unlabelled: Vec::new(),
+        };
+        (norm, vec![episode(), episode()], vec![spec(0), spec(1)])
+    }
+
+    #[test]
+    fn the_fixed_share_follows_whichever_members_score_the_known_domains_best() {
+        // Known forests right, the local forest barely better than chance: the smallest local share.
+        let (norm, e, s) = episodes(0.9, 0.55);
+        let head = fixed_share_on_known_domains(&norm, &e, &s);
+        assert!((fixed_local_share(&head, &norm) - 0.1).abs() < 1e-6);
+        // The local forest right, the known forests wrong: the anchor itself.
+        let (norm, e, s) = episodes(0.3, 0.9);
+        assert_eq!(
+            fixed_share_on_known_domains(&norm, &e, &s),
+            zero_weight_head()
+        );
+    }
 }

@@ -10,7 +10,7 @@ use crate::coverage::CoverageState;
 use crate::descriptor::Normalizer;
 use crate::detector::Detector;
 use crate::error::Result;
-use crate::network::MlpMetaLearner;
+use crate::network::{fixed_local_share, MlpMetaLearner};
 use crate::params::{Heads, ValidMetaParams};
 use crate::pooled::PooledSample;
 use crate::space::FeatureSpace;
@@ -40,6 +40,11 @@ pub struct TrainReport {
     /// The weighting head was trained but kept untrained (no epoch beat the anchored weights on a held-out known
     /// domain): the detector then leans on its local forest at the fixed anchor weight.
     pub weight_head_anchored: bool,
+    /// With the weighting head not trained, the local forest's share of the weight, chosen on the known domains
+    /// (the rest is split equally among the other members). Not a field of model files: a loaded model reads it
+    /// off its head ([`crate::network::fixed_local_share`]).
+    #[serde(skip)]
+    pub fixed_local_share: f64,
     /// Other sources the weighting head also learned from ([`crate::learner::ExtraSource`]) and how many of their
     /// episodes it used. Not written to model files (a loaded model's report has none).
     #[serde(skip)]
@@ -52,9 +57,12 @@ impl TrainReport {
     pub fn summary(&self, heads: Heads) -> String {
         let weighting = match (heads.weights(), self.weight_head_anchored) {
             (false, _) => "no weighting head (switched off): the local forest alone".to_string(),
-            (true, true) => "weighting head NOT learned (no training length beat the fixed weights on a held-out \
-                 known domain): the local forest keeps its anchored 95 % weight"
-                .to_string(),
+            (true, true) => format!(
+                "weighting head NOT learned (no training length beat the fixed weights on a held-out known \
+                 domain): fixed weights, the local forest {:.0} % (chosen on the known domains), the other \
+                 members equal parts of the rest",
+                100.0 * self.fixed_local_share
+            ),
             (true, false) => format!("weighting head learned ({} epochs)", self.weight_epochs),
         };
         let weighting = if self.extra_sources.is_empty() {
@@ -232,9 +240,19 @@ impl MetaModel {
     pub(crate) fn with_heads(self, heads: MlpMetaLearner) -> Self {
         let mut adapter = Arc::unwrap_or_clone(self.adapter);
         adapter.heads = heads;
+        Self::of(adapter, self.report)
+    }
+
+    /// A model of `adapter`, its report's fixed local share read off the weighting head.
+    fn of(adapter: Adapter, mut report: TrainReport) -> Self {
+        if report.weight_head_anchored {
+            if let Some(head) = &adapter.heads.weight {
+                report.fixed_local_share = fixed_local_share(head, &adapter.weight_norm);
+            }
+        }
         Self {
             adapter: Arc::new(adapter),
-            report: self.report,
+            report,
         }
     }
 }
@@ -248,8 +266,8 @@ impl Serialize for MetaModel {
 impl<'de> Deserialize<'de> for MetaModel {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let m = MetaModelOwned::deserialize(d)?;
-        Ok(Self {
-            adapter: Arc::new(Adapter {
+        Ok(Self::of(
+            Adapter {
                 params: m.params,
                 n_features: m.n_features,
                 known: m.known,
@@ -262,8 +280,8 @@ impl<'de> Deserialize<'de> for MetaModel {
                 pooled: m.pooled,
                 // Stored after the body, and only when the setting was on (`io`: format version 5).
                 coverage: None,
-            }),
-            report: m.report,
-        })
+            },
+            m.report,
+        ))
     }
 }

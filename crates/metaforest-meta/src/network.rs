@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::descriptor::{FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
+use crate::descriptor::{forest_slot, Normalizer, FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
 use crate::error::{MetaError, Result};
 use crate::init::N_CONFIGS;
 use crate::prob::{logit, sigmoid, PROB_EPS};
@@ -99,6 +99,51 @@ pub fn zero_weight_head() -> Mlp {
             (vec![0.0; 2 * HIDDEN], vec![0.0; 2]),
         ],
     }
+}
+
+/// Shares of the weight the local forest may keep when the weighting head is not trained, the rest split equally
+/// among the other members; meta-training picks one on held-out known domains (the first, 95 %, is the anchor
+/// itself).
+pub const FIXED_LOCAL_SHARES: [f64; 5] = [0.95, 0.75, 0.5, 0.25, 0.1];
+
+/// A weighting head of the trained shape that gives the local forest `share` of every flow's weight and the other
+/// members equal parts of the rest, whatever their number: its only input is the local-forest flag (as `norm`
+/// standardises it), and it moves the local logit by `logit(share) − logit(0.95)` against the anchor. Share 0.95
+/// is exactly [`zero_weight_head`].
+pub fn fixed_share_head(norm: &Normalizer, share: f64) -> Mlp {
+    let mut head = zero_weight_head();
+    let shift = (logit(share) - logit(0.95)) as f32;
+    if shift == 0.0 {
+        return head;
+    }
+    // The flag's standardised values on a local row and on any other row; the first unit is 1 on the local
+    // forest's rows and 0 on the others.
+    let (on, off) = (local_flag(norm, 1.0), local_flag(norm, 0.0));
+    let slope = 1.0 / (on - off);
+    head.layers[0].0[forest_slot::IS_LOCAL] = slope;
+    head.layers[0].1[0] = -off * slope;
+    head.layers[1].0[0] = 1.0;
+    head.layers[2].0[0] = shift;
+    head
+}
+
+/// The local forest's share of the weight under a head whose outputs do not depend on the flow (an untrained or
+/// [`fixed_share_head`] head): read off its outputs on a local and on another member's row of average evidence.
+pub fn fixed_local_share(head: &Mlp, norm: &Normalizer) -> f64 {
+    let row = |flag: f32| {
+        let mut r = [0f32; WEIGHT_IN];
+        r[forest_slot::IS_LOCAL] = local_flag(norm, flag);
+        head.forward(&r)[0]
+    };
+    sigmoid((row(1.0) - row(0.0)) as f64 + logit(0.95))
+}
+
+/// The standardised local-forest flag.
+fn local_flag(norm: &Normalizer, flag: f32) -> f32 {
+    let mut r = [0f32; WEIGHT_IN];
+    r[forest_slot::IS_LOCAL] = flag;
+    norm.apply(std::slice::from_mut(&mut r));
+    r[forest_slot::IS_LOCAL]
 }
 
 /// The trained heads, as plain weights, plus the dfdx safetensors bytes they were read from (what the model file
@@ -647,4 +692,51 @@ fn load_layers2<const I: usize, const H: usize, const O: usize>(
 ) {
     copy_linear(a, &m.layers[0].0, &m.layers[0].1);
     copy_linear(b, &m.layers[1].0, &m.layers[1].1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows of `n_forests` members (the local one last) with varied evidence, standardised as meta-training does.
+    fn rows(n_forests: usize) -> (Normalizer, Vec<[f32; WEIGHT_IN]>) {
+        let mut rows: Vec<[f32; WEIGHT_IN]> = (0..40 * n_forests)
+            .map(|i| {
+                let mut r = [0f32; WEIGHT_IN];
+                for (j, v) in r.iter_mut().enumerate() {
+                    *v = ((i * 7 + j * 13) % 17) as f32 / 3.0;
+                }
+                r[forest_slot::IS_LOCAL] = (i % n_forests + 1 == n_forests) as u8 as f32;
+                r
+            })
+            .collect();
+        let norm = Normalizer::fit(&rows);
+        norm.apply(&mut rows);
+        (norm, rows)
+    }
+
+    #[test]
+    fn a_fixed_share_head_gives_the_local_forest_its_share_at_any_member_count() {
+        for n_forests in [2, 4, 9] {
+            let (norm, rows) = rows(n_forests);
+            for share in FIXED_LOCAL_SHARES {
+                let head = fixed_share_head(&norm, share);
+                let outputs: Vec<(f32, f32)> = rows
+                    .iter()
+                    .map(|r| {
+                        let o = head.forward(r);
+                        (o[0], o[1])
+                    })
+                    .collect();
+                for flow in outputs.chunks(n_forests) {
+                    let w = mixture_weights(flow);
+                    let rest = (1.0 - share) / (n_forests - 1) as f64;
+                    assert!((w[n_forests - 1] - share).abs() < 1e-5, "{w:?} vs {share}");
+                    assert!(w[..n_forests - 1].iter().all(|&v| (v - rest).abs() < 1e-5));
+                }
+                assert!((fixed_local_share(&head, &norm) - share).abs() < 1e-5);
+            }
+            assert_eq!(fixed_share_head(&norm, 0.95), zero_weight_head());
+        }
+    }
 }

@@ -155,6 +155,10 @@ fn save_load_round_trip_gives_identical_predictions_and_damage_is_detected() {
     let path = dir.path().join("model.mf");
     model.save(&path).unwrap();
     let loaded = MetaModel::load(&path).unwrap();
+    // A head left untrained keeps fixed weights; the loaded model reads the local forest's share off its head.
+    let share = |m: &MetaModel| m.report().fixed_local_share;
+    assert_eq!(share(&model) > 0.0, model.report().weight_head_anchored);
+    assert_eq!(share(&loaded), share(&model));
     let (sx, sy) = support(&t, &held, 5);
     let test = t.features().select(Axis(0), &held[..200]);
     let a = model

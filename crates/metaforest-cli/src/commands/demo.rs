@@ -109,7 +109,7 @@ pub fn run(ctx: &Context, args: DemoArgs) -> CmdResult {
     println!();
     println!(
         "Test: up to {} flows of each held-out domain, never seen in meta-training. META = meta-learned weighting \
-         of the known forests and a local forest grown on the same flows (anchored at 95 %), at 0.5; B0 = a 100-tree \
+         of the known forests and a local forest grown on the same flows, at 0.5; B0 = a 100-tree \
          forest on the K labelled flows per class alone, at 0.5.",
         args.test_rows
     );

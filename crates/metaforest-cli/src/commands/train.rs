@@ -142,8 +142,9 @@ fn class_summary(table: &FlowTable, rows: &[usize]) -> String {
 fn describe_heads(r: &metaforest_meta::TrainReport) -> [String; 3] {
     let weighting = if r.weight_epochs == 0 {
         format!(
-            "weighting head: not trained — validation chose 0 epochs, so the local forest keeps its anchored \
-             weight (validation loss {:.4}, the same as untrained)",
+            "weighting head: not trained — validation chose 0 epochs, so the weights are fixed: {:.0} % on the \
+             local forest, the share that did best on the known domains (validation loss untrained: {:.4})",
+            100.0 * r.fixed_local_share,
             r.equal_weight_val_loss
         )
     } else {
