@@ -167,7 +167,7 @@ impl Method for MetaMethod {
         Ok(())
     }
     /// What meta-training kept on this fold, in plain words: whether the weighting head learned or was left at
-    /// its anchored weights (META is then close to the local forest alone).
+    /// fixed weights, and the local forest's share of them.
     fn fold_choice(&self) -> Option<String> {
         self.model.as_ref().map(|m| {
             let heads = m.report().summary(m.params().heads());

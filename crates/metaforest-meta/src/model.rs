@@ -32,13 +32,13 @@ pub struct TrainReport {
     /// Whether the configuration and prior heads beat the plain local forest on the validation domain (else off).
     pub config_head_kept: bool,
     pub prior_head_kept: bool,
-    /// Epochs of the weighting head chosen on the validation domain (0: the untrained, local-anchored head kept).
+    /// Epochs of the weighting head chosen on the validation domain (0: not trained, fixed weights kept).
     pub weight_epochs: usize,
-    /// Validation query loss of an untrained head (equal head outputs: the local forest's anchored 0.9 weight),
+    /// Validation query loss of an untrained head (equal head outputs: the local forest's anchored 95 % weight),
     /// for comparison.
     pub equal_weight_val_loss: f64,
-    /// The weighting head was trained but kept untrained (no epoch beat the anchored weights on a held-out known
-    /// domain): the detector then leans on its local forest at the fixed anchor weight.
+    /// The weighting head was kept untrained (no epoch beat the anchored weights on a held-out known domain): the
+    /// detector then weighs its forests with fixed weights, the local forest at [`Self::fixed_local_share`].
     pub weight_head_anchored: bool,
     /// With the weighting head not trained, the local forest's share of the weight, chosen on the known domains
     /// (the rest is split equally among the other members). Not a field of model files: a loaded model reads it
