@@ -862,21 +862,14 @@ fn fixed_share_on_known_domains(
     episodes: &[WeightEpisode],
     specs: &[EpisodeRows],
 ) -> Mlp {
-    let mut domains: Vec<usize> = specs.iter().map(|s| s.target).collect();
-    domains.sort_unstable();
-    domains.dedup();
+    let mut by_domain: std::collections::BTreeMap<usize, Vec<&WeightEpisode>> = Default::default();
+    for (e, s) in episodes.iter().zip(specs) {
+        by_domain.entry(s.target).or_default().push(e);
+    }
     let (mut best, mut best_loss) = (None, f64::INFINITY);
     for &share in &FIXED_LOCAL_SHARES {
         let head = fixed_share_head(norm, share);
-        let loss = mean(domains.iter().map(|&d| {
-            let of_d: Vec<&WeightEpisode> = episodes
-                .iter()
-                .zip(specs)
-                .filter(|(_, s)| s.target == d)
-                .map(|(e, _)| e)
-                .collect();
-            weight_loss(&head, &of_d)
-        }));
+        let loss = mean(by_domain.values().map(|of_d| weight_loss(&head, of_d)));
         tracing::info!(share, loss, "meta-training: fixed weighting, known domains");
         if loss < best_loss {
             (best, best_loss) = (Some(head), loss);
