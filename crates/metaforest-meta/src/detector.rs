@@ -106,12 +106,17 @@ impl Detector {
     /// ½ without unlabelled flows; with them, the learned rule applied to the share of them this detector flags.
     fn apply_threshold_rule(&mut self) {
         (self.threshold, self.threshold_basis) = match &self.unlabelled {
-            Some(u) if u.nrows() > 0 => (
-                self.adapter
-                    .threshold_rule
-                    .threshold(ThresholdRule::flagged_share(&self.predict_proba(u.view()))),
-                ThresholdBasis::LearnedRule,
-            ),
+            Some(u) if u.nrows() > 0 => {
+                let rule = self.adapter.threshold_rule;
+                // Scoring the sample is most of `adapt_with_unlabelled`'s cost after self-training; a rule that
+                // ignores the flagged share does not need it (and gives the same threshold bit for bit).
+                let flagged = if rule.reads_flagged_share() {
+                    ThresholdRule::flagged_share(&self.predict_proba(u.view()))
+                } else {
+                    0.5
+                };
+                (rule.threshold(flagged), ThresholdBasis::LearnedRule)
+            }
             _ => (0.5, ThresholdBasis::Default),
         };
     }

@@ -57,6 +57,12 @@ impl ThresholdRule {
         probs.iter().filter(|&&p| p >= 0.5).count() as f64 / probs.len().max(1) as f64
     }
 
+    /// Whether the threshold depends on the flagged share at all (a kept rule); [`ThresholdRule::NEUTRAL`] and
+    /// any other zero-slope rule give one threshold whatever the traffic.
+    pub fn reads_flagged_share(&self) -> bool {
+        self.slope != 0.0
+    }
+
     /// The attack-probability threshold for a domain whose unlabelled flows are flagged at ½ with share `flagged`.
     pub fn threshold(&self, flagged: f64) -> f64 {
         let share = flagged.clamp(SHARE_EPS, 1.0 - SHARE_EPS);
@@ -170,6 +176,28 @@ mod tests {
     fn neutral_rule_thresholds_at_one_half() {
         assert_eq!(ThresholdRule::NEUTRAL.threshold(0.03), 0.5);
         assert_eq!(ThresholdRule::NEUTRAL.threshold(0.97), 0.5);
+    }
+
+    #[test]
+    fn a_rule_without_slope_gives_one_threshold_whatever_the_flagged_share() {
+        // The detector skips scoring its unlabelled sample for such a rule, so the threshold must not move at all.
+        let flat = ThresholdRule {
+            intercept: 0.7,
+            slope: 0.0,
+        };
+        assert!(!flat.reads_flagged_share() && !ThresholdRule::NEUTRAL.reads_flagged_share());
+        for share in [0.0, 0.003, 0.2, 0.5, 0.97, 1.0] {
+            assert_eq!(
+                flat.threshold(share).to_bits(),
+                flat.threshold(0.5).to_bits()
+            );
+        }
+        let kept = ThresholdRule {
+            intercept: 0.0,
+            slope: 0.4,
+        };
+        assert!(kept.reads_flagged_share());
+        assert!(kept.threshold(0.1) < kept.threshold(0.9));
     }
 
     #[test]
