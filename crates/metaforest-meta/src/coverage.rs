@@ -21,7 +21,7 @@ use metaforest_forest::Forest;
 use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::descriptor::{edges_of, Support};
+use crate::descriptor::{edges_of, encode_k, Support};
 use crate::prob::{binary_macro_f1, logit, sigmoid};
 
 /// Width of a flow's coverage features (see [`coverage_features`] for the slots).
@@ -140,7 +140,7 @@ impl SupportCoverage {
             } else {
                 1.0
             },
-            ln_k: (k as f64).ln() / 100f64.ln(),
+            ln_k: encode_k(k),
         }
     }
 

@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::prob::{log_loss, logit, pair_auc};
 
+/// The support size K (flows per class) as the networks read it: ln K / ln 100, so K = 1 is 0 and K = 100 is 1.
+pub(crate) fn encode_k(k: usize) -> f64 {
+    (k.max(1) as f64).ln() / 100f64.ln()
+}
+
 /// Width of a per-forest descriptor (see [`forest_evidence`] for the slots).
 pub const FOREST_WIDTH: usize = 17;
 /// Named slots of a per-forest descriptor ([`ForestEvidence::descriptor`]), in the order [`forest_evidence`]
@@ -452,7 +457,7 @@ pub fn task_descriptor(
         None => (0.0, 0.5, 0.0, 0.5),
     };
     let d = [
-        (k.max(1) as f64).ln() / 100f64.ln(),
+        encode_k(k),
         known.len() as f64 / 8.0,
         mean(forest_slot::SUPPORT_LOG_LOSS),
         best_auc,
