@@ -427,13 +427,16 @@ fn leave_one_domain_out_epochs(
             if val.len() < 2 || train.len() < 8 {
                 return Ok(None);
             }
-            let (_, loss, epochs) = train_weight_head(&train, &val, schedule, None)?;
+            let (head, loss, epochs) = train_weight_head(&train, &val, schedule, None)?;
             tracing::info!(
                 held_out = v,
                 loss,
                 epochs,
                 "meta-training: weighting head, leave one domain out"
             );
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                log_held_out_by_k(v, epochs, &head, &val);
+            }
             Ok(Some(epochs))
         })
         .collect::<Result<_>>()?;
@@ -447,6 +450,29 @@ fn leave_one_domain_out_epochs(
         // The lower middle for an even count.
         EpochChoice::Median => chosen[(chosen.len() - 1) / 2],
     }))
+}
+
+/// Debug log of one held-out known domain, per support size: the query loss and macro-F1 at ½ of the head trained
+/// without it against the anchored head's, to show at which K the check's verdict comes from.
+fn log_held_out_by_k(held_out: usize, epochs: usize, head: &Mlp, val: &[&WeightEpisode]) {
+    let anchored = zero_weight_head();
+    let mut ks: Vec<usize> = val.iter().map(|e| e.k).collect();
+    ks.sort_unstable();
+    ks.dedup();
+    for k in ks {
+        let of_k: Vec<&WeightEpisode> = val.iter().copied().filter(|e| e.k == k).collect();
+        tracing::debug!(
+            held_out,
+            k,
+            epochs,
+            episodes = of_k.len(),
+            loss_head = weight_loss(head, &of_k),
+            loss_anchored = weight_loss(&anchored, &of_k),
+            macro_f1_head = weight_macro_f1(head, &of_k),
+            macro_f1_anchored = weight_macro_f1(&anchored, &of_k),
+            "meta-training: weighting head, leave one domain out, by K"
+        );
+    }
 }
 
 /// Stage-A episode: inputs and targets of the initialisation heads.
@@ -1057,6 +1083,7 @@ fn weight_episode(
         loss_weights: loss_weights(&labels, true),
         labels,
         n_forests: forests.len(),
+        k: s.k,
         unlabelled_probs: flow_major(&u.probs),
         unlabelled_rows: u.rows,
     })
@@ -1091,6 +1118,7 @@ mod tests {
             loss_weights: loss_weights(&labels, true),
             labels: labels.clone(),
             n_forests,
+            k: 1,
             unlabelled_rows: Vec::new(),
             unlabelled_probs: Vec::new(),
         };

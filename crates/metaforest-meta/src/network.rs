@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::descriptor::{forest_slot, Normalizer, FEATURE_WIDTH, INIT_IN, WEIGHT_IN};
 use crate::error::{MetaError, Result};
 use crate::init::N_CONFIGS;
-use crate::prob::{logit, sigmoid, PROB_EPS};
+use crate::prob::{binary_macro_f1, logit, sigmoid, PROB_EPS};
 
 const HIDDEN: usize = 64;
 // The weighting head keeps a second output that nothing reads (a per-flow logit shift, measured and dropped): removing
@@ -244,6 +244,8 @@ pub struct WeightEpisode {
     /// says nothing of the domain's balance); the operating point is the threshold rule's job.
     pub loss_weights: Vec<f32>,
     pub n_forests: usize,
+    /// Support flows per class (K) the episode was drawn with.
+    pub k: usize,
     /// Rows and forest probabilities of the episode's unlabelled flows (same layout), for the threshold rule.
     pub unlabelled_rows: Vec<[f32; WEIGHT_IN]>,
     pub unlabelled_probs: Vec<f32>,
@@ -334,6 +336,24 @@ pub fn weight_loss(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
                 &e.labels,
                 &e.loss_weights,
             )
+        })
+        .sum();
+    total / episodes.len().max(1) as f64
+}
+
+/// Mean query macro-F1 at threshold ½ of the weighting head `mlp` over `episodes`.
+pub fn weight_macro_f1(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
+    let learner = MlpMetaLearner {
+        weight: Some(mlp.clone()),
+        config: None,
+        prior: None,
+    };
+    let total: f64 = episodes
+        .iter()
+        .map(|e| {
+            let p = combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests);
+            let y: Vec<u32> = e.labels.iter().map(|&v| u32::from(v > 0.5)).collect();
+            binary_macro_f1(&y, p.iter().map(|&q| q >= 0.5))
         })
         .sum();
     total / episodes.len().max(1) as f64
