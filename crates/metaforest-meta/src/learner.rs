@@ -6,6 +6,7 @@
 //! Episodes are independent, so they are computed in parallel (each seeded by its index) and cached; the heads are
 //! then trained on the cache.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::adapt::{argmax, Adapter, TaskLearner, UNLABELLED_SAMPLE};
@@ -394,16 +395,27 @@ fn balanced_log_loss(p: &[f64], y: &[u32]) -> f64 {
 /// Known domains held out, one at a time, to choose the weighting head's epochs.
 const LODO_DOMAINS: usize = 3;
 
-/// How long to train the weighting head, decided the way it will be used: for each known domain, train on the
-/// episodes of the others and note the epoch count with the lowest loss on that domain's episodes; take the least
-/// (the head trains only as long as every held-out known domain still gains; 0 keeps the anchored head) or the
-/// median, as `choice` says. `None` when fewer than two domains can be held out this way.
-fn leave_one_domain_out_epochs(
+/// The weighting head's validation run: trained on `train`, early-stopped on `val`. When `val` is one whole known
+/// domain's episodes and `train` every other episode (how [`draw_episodes`] splits them when it can), it is also
+/// that domain's leave-one-domain-out run, and is not trained twice.
+struct SplitRun<'a> {
+    train: Vec<&'a WeightEpisode>,
+    val: Vec<&'a WeightEpisode>,
+    held_out_domain: Option<usize>,
+}
+
+/// Trains the validation run and, beside it, decides how long to train the weighting head the way it will be used:
+/// for each known domain, train on the episodes of the others and note the epoch count with the lowest loss on
+/// that domain's episodes; take the least (the head trains only as long as every held-out known domain still gains;
+/// 0 keeps the anchored head) or the median, as `choice` says. Returns the validation run's (loss, epochs) and the
+/// chosen count, `None` when fewer than two domains can be held out this way.
+fn validation_and_held_out_epochs(
+    split: &SplitRun,
     episodes: &[&WeightEpisode],
     targets: &[Option<usize>],
     schedule: &TrainSchedule,
     choice: EpochChoice,
-) -> Result<Option<usize>> {
+) -> Result<((f64, usize), Option<usize>)> {
     let mut domains: Vec<usize> = targets.iter().flatten().copied().collect();
     domains.sort_unstable();
     domains.dedup();
@@ -412,10 +424,50 @@ fn leave_one_domain_out_epochs(
     let count = |d: usize| targets.iter().filter(|&&t| t == Some(d)).count();
     domains.sort_by_key(|&d| (std::cmp::Reverse(count(d)), d));
     domains.truncate(LODO_DOMAINS);
-    // The held-out runs are independent (each seeded by the schedule alone), so they train side by side.
-    let runs: Vec<Option<usize>> = domains
+    // With the least count, one held-out domain at 0 decides: the other held-out runs may stop early.
+    let decided = AtomicBool::new(false);
+    let decide = |epochs: usize| {
+        if choice == EpochChoice::Least && epochs == 0 {
+            decided.store(true, Ordering::Relaxed);
+        }
+    };
+    let log = |v: usize, head: &Mlp, loss: f64, epochs: usize, val: &[&WeightEpisode]| {
+        tracing::info!(
+            held_out = v,
+            loss,
+            epochs,
+            others_chose_zero = decided.load(Ordering::Relaxed),
+            "meta-training: weighting head, leave one domain out"
+        );
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            log_held_out_by_k(v, epochs, head, val);
+        }
+    };
+    // None: the validation run. The runs are independent (each seeded by the schedule alone), so they train side
+    // by side.
+    let jobs: Vec<Option<usize>> = std::iter::once(None)
+        .chain(
+            domains
+                .iter()
+                .filter(|&&v| Some(v) != split.held_out_domain)
+                .map(|&v| Some(v)),
+        )
+        .collect();
+    let runs: Vec<(Option<(f64, usize)>, Option<usize>)> = jobs
         .par_iter()
-        .map(|&v| {
+        .map(|&job| {
+            let Some(v) = job else {
+                let (head, loss, epochs) =
+                    train_weight_head(&split.train, &split.val, schedule, None, None)?;
+                let held_out = split.held_out_domain.filter(|d| {
+                    domains.contains(d) && split.val.len() >= 2 && split.train.len() >= 8
+                });
+                if let Some(v) = held_out {
+                    log(v, &head, loss, epochs, &split.val);
+                    decide(epochs);
+                }
+                return Ok((Some((loss, epochs)), held_out.map(|_| epochs)));
+            };
             let (mut train, mut val) = (Vec::new(), Vec::new());
             for (&e, &t) in episodes.iter().zip(targets) {
                 if t == Some(v) {
@@ -425,31 +477,32 @@ fn leave_one_domain_out_epochs(
                 }
             }
             if val.len() < 2 || train.len() < 8 {
-                return Ok(None);
+                return Ok((None, None));
             }
-            let (head, loss, epochs) = train_weight_head(&train, &val, schedule, None)?;
-            tracing::info!(
-                held_out = v,
-                loss,
-                epochs,
-                "meta-training: weighting head, leave one domain out"
-            );
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                log_held_out_by_k(v, epochs, &head, &val);
-            }
-            Ok(Some(epochs))
+            let (head, loss, epochs) =
+                train_weight_head(&train, &val, schedule, None, Some(&decided))?;
+            log(v, &head, loss, epochs, &val);
+            decide(epochs);
+            Ok((None, Some(epochs)))
         })
         .collect::<Result<_>>()?;
-    let mut chosen: Vec<usize> = runs.into_iter().flatten().collect();
+    let validation = runs
+        .iter()
+        .find_map(|r| r.0)
+        .expect("the validation run is the first job");
+    let mut chosen: Vec<usize> = runs.into_iter().filter_map(|r| r.1).collect();
     if chosen.len() < 2 {
-        return Ok(None);
+        return Ok((validation, None));
     }
     chosen.sort_unstable();
-    Ok(Some(match choice {
-        EpochChoice::Least => chosen[0],
-        // The lower middle for an even count.
-        EpochChoice::Median => chosen[(chosen.len() - 1) / 2],
-    }))
+    Ok((
+        validation,
+        Some(match choice {
+            EpochChoice::Least => chosen[0],
+            // The lower middle for an even count.
+            EpochChoice::Median => chosen[(chosen.len() - 1) / 2],
+        }),
+    ))
 }
 
 /// Debug log of one held-out known domain, per support size: the query loss and macro-F1 at ½ of the head trained
@@ -852,12 +905,23 @@ fn train_weighting(
         .chain(extra.iter().map(|_| None))
         .collect();
     let every: Vec<&WeightEpisode> = stage_b.iter().chain(&extra).collect();
-    let (split, lodo) = rayon::join(
-        || train_weight_head(&train, &val, params.schedule(), None),
-        || leave_one_domain_out_epochs(&every, &groups, params.schedule(), params.epoch_choice()),
-    );
-    let (_, val_loss, split_epochs) = split?;
-    let best_epochs = lodo?.unwrap_or(split_epochs);
+    let val_specs = &specs[n_train..];
+    let held_out_domain = val_specs.first().map(|s| s.target).filter(|&d| {
+        val_specs.iter().all(|s| s.target == d) && specs[..n_train].iter().all(|s| s.target != d)
+    });
+    let split = SplitRun {
+        train,
+        val,
+        held_out_domain,
+    };
+    let ((val_loss, split_epochs), lodo) = validation_and_held_out_epochs(
+        &split,
+        &every,
+        &groups,
+        params.schedule(),
+        params.epoch_choice(),
+    )?;
+    let best_epochs = lodo.unwrap_or(split_epochs);
     report.weight_val_loss = val_loss;
     report.weight_epochs = best_epochs;
     report.weight_head_anchored = best_epochs == 0;
@@ -869,7 +933,7 @@ fn train_weighting(
         report.fixed_local_share = fixed_local_share(&head, &adapter.weight_norm);
         head
     } else {
-        train_weight_head(&every, &[], params.schedule(), Some(best_epochs))?.0
+        train_weight_head(&every, &[], params.schedule(), Some(best_epochs), None)?.0
     };
     adapter.heads.weight = Some(mlp);
     tracing::info!(
@@ -1145,5 +1209,20 @@ mod tests {
             fixed_share_on_known_domains(&norm, &e, &s),
             zero_weight_head()
         );
+    }
+
+    #[test]
+    fn a_held_out_run_told_to_stop_trains_no_further() {
+        // Known forests right: the head learns to weight them, unless told to stop before its first epoch.
+        let (_, e, _) = episodes(0.9, 0.55);
+        let refs: Vec<&WeightEpisode> = e.iter().collect();
+        let params = crate::params::MetaParams::default().check().unwrap();
+        let (_, _, epochs) =
+            train_weight_head(&refs, &refs, params.schedule(), None, None).unwrap();
+        assert!(epochs > 0);
+        let stop = AtomicBool::new(true);
+        let (head, _, epochs) =
+            train_weight_head(&refs, &refs, params.schedule(), None, Some(&stop)).unwrap();
+        assert_eq!((epochs, head), (0, zero_weight_head()));
     }
 }

@@ -8,6 +8,8 @@
 //! Training uses dfdx (autodiff + Adam); inference uses [`Mlp`], the same weights read out of dfdx, so one flow is
 //! scored without tensor allocation and another backend could replace dfdx behind [`MetaLearner`].
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use dfdx::optim::Adam;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
@@ -419,13 +421,15 @@ fn net_err<E: std::fmt::Debug>(e: E) -> MetaError {
 }
 
 /// Trains the weighting head on `train` episodes, stopping early on the loss of `val` episodes, or for exactly
-/// `fixed_epochs` epochs (then `val` may be empty). Returns the best network (by validation loss), its validation
+/// `fixed_epochs` epochs (then `val` may be empty); `stop`, once set, ends training before the next epoch (the
+/// caller no longer needs the result). Returns the best network (by validation loss), its validation
 /// loss, and the number of epochs that produced it (0: the untrained network was best).
 pub fn train_weight_head(
     train: &[&WeightEpisode],
     val: &[&WeightEpisode],
     schedule: &TrainSchedule,
     fixed_epochs: Option<usize>,
+    stop: Option<&AtomicBool>,
 ) -> Result<(Mlp, f64, usize)> {
     let dev = Cpu::seed_from_u64(schedule.seed);
     let mut model = dev.build_module::<WeightNet, f32>();
@@ -440,6 +444,9 @@ pub fn train_weight_head(
     let mut fixed = None;
     let mut order: Vec<usize> = (0..train.len()).collect();
     for epoch in 0..fixed_epochs.unwrap_or(schedule.max_epochs) {
+        if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break;
+        }
         order.shuffle(&mut rng);
         let mut train_loss = 0.0;
         for &i in &order {
