@@ -404,6 +404,14 @@ struct SplitRun<'a> {
     held_out_domain: Option<usize>,
 }
 
+/// What one run of [`validation_and_held_out_epochs`] found: the validation run's (loss, epochs), and a held-out
+/// domain's epoch count (the validation run has one when it doubles as a held-out run).
+#[derive(Default)]
+struct RunOutcome {
+    validation: Option<(f64, usize)>,
+    held_out_epochs: Option<usize>,
+}
+
 /// Trains the validation run and, beside it, decides how long to train the weighting head the way it will be used:
 /// for each known domain, train on the episodes of the others and note the epoch count with the lowest loss on
 /// that domain's episodes; take the least (the head trains only as long as every held-out known domain still gains;
@@ -453,7 +461,7 @@ fn validation_and_held_out_epochs(
                 .map(|&v| Some(v)),
         )
         .collect();
-    let runs: Vec<(Option<(f64, usize)>, Option<usize>)> = jobs
+    let runs: Vec<RunOutcome> = jobs
         .par_iter()
         .map(|&job| {
             let Some(v) = job else {
@@ -466,7 +474,10 @@ fn validation_and_held_out_epochs(
                     log(v, &head, loss, epochs, &split.val);
                     decide(epochs);
                 }
-                return Ok((Some((loss, epochs)), held_out.map(|_| epochs)));
+                return Ok(RunOutcome {
+                    validation: Some((loss, epochs)),
+                    held_out_epochs: held_out.map(|_| epochs),
+                });
             };
             let (mut train, mut val) = (Vec::new(), Vec::new());
             for (&e, &t) in episodes.iter().zip(targets) {
@@ -477,20 +488,23 @@ fn validation_and_held_out_epochs(
                 }
             }
             if val.len() < 2 || train.len() < 8 {
-                return Ok((None, None));
+                return Ok(RunOutcome::default());
             }
             let (head, loss, epochs) =
                 train_weight_head(&train, &val, schedule, None, Some(&decided))?;
             log(v, &head, loss, epochs, &val);
             decide(epochs);
-            Ok((None, Some(epochs)))
+            Ok(RunOutcome {
+                validation: None,
+                held_out_epochs: Some(epochs),
+            })
         })
         .collect::<Result<_>>()?;
     let validation = runs
         .iter()
-        .find_map(|r| r.0)
+        .find_map(|r| r.validation)
         .expect("the validation run is the first job");
-    let mut chosen: Vec<usize> = runs.into_iter().filter_map(|r| r.1).collect();
+    let mut chosen: Vec<usize> = runs.into_iter().filter_map(|r| r.held_out_epochs).collect();
     if chosen.len() < 2 {
         return Ok((validation, None));
     }
