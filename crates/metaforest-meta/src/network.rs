@@ -323,8 +323,13 @@ pub fn loss_weights(labels: &[f32], balanced: bool) -> Vec<f32> {
         .collect()
 }
 
-/// Mean query cross-entropy of the weighted ensemble over episodes, through the plain forward pass.
-pub fn weight_loss(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
+/// Mean over episodes of `score(ensemble probabilities, episode)`, the ensemble weighted by the head `mlp` through
+/// the plain forward pass.
+fn mean_over_episodes(
+    mlp: &Mlp,
+    episodes: &[&WeightEpisode],
+    score: impl Fn(&[f64], &WeightEpisode) -> f64,
+) -> f64 {
     let learner = MlpMetaLearner {
         weight: Some(mlp.clone()),
         config: None,
@@ -333,32 +338,26 @@ pub fn weight_loss(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
     let total: f64 = episodes
         .iter()
         .map(|e| {
-            bce(
+            score(
                 &combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests),
-                &e.labels,
-                &e.loss_weights,
+                e,
             )
         })
         .sum();
     total / episodes.len().max(1) as f64
 }
 
-/// Mean query macro-F1 at threshold ½ of the weighting head `mlp` over `episodes`.
+/// Mean query cross-entropy of the weighted ensemble over episodes.
+pub fn weight_loss(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
+    mean_over_episodes(mlp, episodes, |p, e| bce(p, &e.labels, &e.loss_weights))
+}
+
+/// Mean query macro-F1 at threshold ½ of the weighted ensemble over episodes.
 pub fn weight_macro_f1(mlp: &Mlp, episodes: &[&WeightEpisode]) -> f64 {
-    let learner = MlpMetaLearner {
-        weight: Some(mlp.clone()),
-        config: None,
-        prior: None,
-    };
-    let total: f64 = episodes
-        .iter()
-        .map(|e| {
-            let p = combine(&learner.score_rows(&e.rows), &e.probs, e.n_forests);
-            let y: Vec<u32> = e.labels.iter().map(|&v| u32::from(v > 0.5)).collect();
-            binary_macro_f1(&y, p.iter().map(|&q| q >= 0.5))
-        })
-        .sum();
-    total / episodes.len().max(1) as f64
+    mean_over_episodes(mlp, episodes, |p, e| {
+        let y: Vec<u32> = e.labels.iter().map(|&v| u32::from(v > 0.5)).collect();
+        binary_macro_f1(&y, p.iter().map(|&q| q >= 0.5))
+    })
 }
 
 /// Training schedule shared by the three heads.
